@@ -1,0 +1,195 @@
+"""Every setting of an instance, declared once with its default and a one-line help.
+
+`clientela.toml` is rendered from these declarations, so the file a user edits always lists every
+setting with its default and what it does; unknown keys and wrong values fail at start and name
+the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_PURCHASE_STATUSES = ["placed", "fulfilled", "paid", "sent", "delivered"]
+DEFAULT_FULFILLED_STATUSES = ["fulfilled", "delivered"]
+DEFAULT_STATUSES = ["placed", "paid", "sent", "delivered", "fulfilled", "cancelled", "returned"]
+
+
+class ConfigError(Exception):
+    """A `clientela.toml` that cannot be used; the message lists every problem found."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InstanceSection(_Section):
+    name: Annotated[str, Field(description="Instance name, as it appears in the daily file names")]
+    timezone: Annotated[str, Field(
+        description="IANA time zone; days and windows are computed in it")] = "UTC"
+    currency: Annotated[str, Field(
+        description="ISO 4217 code of amounts that carry no Currency column")] = "USD"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}", value):
+            raise ValueError("use letters, digits, '_' or '-' (at most 63, starting with a "
+                             "letter or digit)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone; use an IANA name such as "
+                             "'America/Santiago' or 'UTC'") from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError("use a three-letter upper-case ISO 4217 code such as 'CLP'")
+        return value
+
+
+class FilesSection(_Section):
+    prefix: Annotated[str, Field(
+        description="Prefix of the daily file names")] = "ICOMMKT_"
+    store_scoped_customer_ids: Annotated[bool, Field(
+        description="Customer ids are numbered per store: a customer is (StoreCode, UserId)"
+    )] = False
+    max_line_length: Annotated[int, Field(
+        ge=1024, description="Longest line accepted in a daily file, in bytes")] = 1_048_576
+
+
+class OrdersSection(_Section):
+    statuses: Annotated[list[str], Field(
+        description="Every order status the instance's pipeline knows (lower-case)")] = (
+        DEFAULT_STATUSES)
+    purchase_statuses: Annotated[list[str], Field(
+        description="Statuses that count an order as a purchase")] = DEFAULT_PURCHASE_STATUSES
+    fulfilled_statuses: Annotated[list[str], Field(
+        description="Statuses that count towards LTV")] = DEFAULT_FULFILLED_STATUSES
+    default_status: Annotated[str, Field(
+        description="Status of an order sent without one")] = "fulfilled"
+
+    @field_validator("statuses", "purchase_statuses", "fulfilled_statuses")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        cleaned = [s.strip().lower() for s in value]
+        if any(not s for s in cleaned):
+            raise ValueError("statuses cannot be empty strings")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _statuses_known(self) -> Self:
+        known = set(self.statuses)
+        for key in ("purchase_statuses", "fulfilled_statuses"):
+            unknown = [s for s in getattr(self, key) if s not in known]
+            if unknown:
+                raise ValueError(f"{key} names {unknown}, which are not in statuses")
+        if self.default_status.lower() not in known:
+            raise ValueError(f"default_status {self.default_status!r} is not in statuses")
+        return self
+
+
+class StorageSection(_Section):
+    memory_limit: Annotated[str, Field(
+        description="DuckDB memory limit; larger work spills to the temp folder")] = "2GB"
+    threads: Annotated[int, Field(
+        ge=0, description="Threads for the analytics store (0 = one per core)")] = 0
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value):
+            raise ValueError("use a size such as '1GB' or '512MB'")
+        return value
+
+
+class Settings(_Section):
+    instance: InstanceSection
+    files: FilesSection = FilesSection()
+    orders: OrdersSection = OrdersSection()
+    storage: StorageSection = StorageSection()
+
+    @classmethod
+    def load(cls, path: Path) -> Settings:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise ConfigError(_explain(path, error, data)) from None
+
+    def render(self) -> str:
+        """The TOML file, every setting with its value and a one-line comment."""
+        out = ["# Clientela instance configuration. Every setting is listed with its default;",
+               "# see docs/configuration.md. Checked at every start.", ""]
+        for section_name in type(self).model_fields:
+            section = getattr(self, section_name)
+            out.append(f"[{section_name}]")
+            for key, field in type(section).model_fields.items():
+                out.append(f"# {field.description}")
+                out.append(f"{key} = {_toml_value(getattr(section, key))}")
+            out.append("")
+        return "\n".join(out)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def _explain(path: Path, error: ValidationError, data: dict[str, Any]) -> str:
+    lines = [f"{path}: {error.error_count()} problem(s):"]
+    for problem in error.errors():
+        location = [str(part) for part in problem["loc"]]
+        section, key = (location + [""])[:2]
+        where = f"[{section}] {key}".strip() if key else f"[{section}]"
+        value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            allowed = _allowed_keys(location[:-1])
+            message = f"unknown setting; allowed here: {', '.join(allowed)}"
+        elif problem["type"] == "missing":
+            message = "missing; it is required"
+        shown = f" = {value!r}" if value is not None and problem["type"] != "extra_forbidden" else ""
+        lines.append(f"  {where}{shown}: {message}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(location: list[str]) -> list[str]:
+    model: type[BaseModel] = Settings
+    for part in location:
+        annotation = model.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+

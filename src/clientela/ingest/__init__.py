@@ -1,0 +1,1 @@
+"""Daily files in: naming, detection, validation, batching by business day, loading."""

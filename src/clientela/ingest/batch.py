@@ -1,0 +1,169 @@
+"""Load one business day's files in one transaction: all of it, or (on any failure) none."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from clientela.config import Instance
+from clientela.ingest import merge
+from clientela.ingest.fields import Rules
+from clientela.ingest.header import map_header
+from clientela.ingest.probe import FileRefused, ProbedFile
+from clientela.ingest.report import FileReport, HeaderTotals
+from clientela.ingest.sql import literal
+from clientela.ingest.stage import STAGED, read_records, stage
+from clientela.schema import RECORDS, RecordKind, RecordSchema
+from clientela.stores.analytics import transaction
+
+Step = Callable[[str], None]
+"""Told which step a file is at (`reading`, `checking`, `merging`...)."""
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    path: Path
+    schema: RecordSchema
+    day: date
+
+
+def rules_for(instance: Instance) -> Rules:
+    s = instance.settings
+    return Rules(timezone=s.instance.timezone, currency=s.instance.currency,
+                 statuses=s.orders.statuses, default_status=s.orders.default_status.lower(),
+                 store_scoped_customer_ids=s.files.store_scoped_customer_ids)
+
+
+def already_loaded(con: duckdb.DuckDBPyConnection, kind: RecordKind, day: date,
+                   checksum: str) -> str | None:
+    row = con.execute(
+        "SELECT imported_at FROM import_files WHERE kind = ? AND day = ? AND checksum = ? "
+        "AND outcome = 'loaded' ORDER BY imported_at LIMIT 1",
+        [kind.value, day, checksum]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
+               files: list[InboxFile], probed: dict[Path, ProbedFile | FileRefused],
+               step: Step) -> list[FileReport]:
+    """Load the day's files in load order inside one transaction and mark the day loaded."""
+    reports: list[FileReport] = []
+    loaded_at = datetime.now(UTC)
+    ordered = [f for schema in RECORDS for f in files if f.schema is schema]
+    with transaction(con):
+        for inbox_file in ordered:
+            started = time.monotonic()
+            report = _load_file(con, instance, inbox_file, probed[inbox_file.path], loaded_at,
+                                step)
+            report.seconds = round(time.monotonic() - started, 3)
+            reports.append(report)
+        orders = next((r for r in reports if r.kind == RecordKind.ORDERS.value
+                       and r.outcome == "loaded"), None)
+        if orders is not None:
+            orders.header_totals = _header_totals(con)
+        for report in reports:
+            _record_file(con, report, loaded_at)
+        con.execute("INSERT OR REPLACE INTO import_days VALUES (?, 'loaded', ?, NULL)",
+                    [day, loaded_at])
+        con.execute(f"DROP TABLE IF EXISTS {STAGED}; DROP TABLE IF EXISTS records")
+    return reports
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: InboxFile,
+               probed: ProbedFile | FileRefused, loaded_at: datetime, step: Step) -> FileReport:
+    schema = inbox_file.schema
+    report = FileReport(file=inbox_file.path.name, outcome="loaded", kind=schema.kind.value,
+                        day=inbox_file.day.isoformat())
+    if isinstance(probed, FileRefused):
+        report.outcome, report.message = "refused", str(probed)
+        report.bytes = inbox_file.path.stat().st_size
+        return report
+    report.checksum, report.bytes = probed.checksum, probed.size
+    report.encoding, report.delimiter = probed.encoding, probed.delimiter
+    previous = already_loaded(con, schema.kind, inbox_file.day, probed.checksum)
+    if previous:
+        report.outcome = "duplicate"
+        report.message = f"the same file was already imported on {previous}; nothing to do"
+        return report
+    try:
+        header = map_header(schema, probed.header)
+    except FileRefused as refused:
+        report.outcome, report.message = "refused", str(refused)
+        return report
+    report.unmapped_columns = [name for name, _ in header.extras] \
+        if not schema.extra_columns_are_attributes else []
+    step("reading")
+    report.rows_read = read_records(con, probed, instance.settings.files.max_line_length)
+    step("checking")
+    stage(con, probed, schema, header, rules_for(instance))
+    merge.reject_duplicate_keys(con, schema)
+    merge.reject_orphans(con, schema)
+    step("merging")
+    counts = merge.merge(con, schema, report.file, inbox_file.day, loaded_at)
+    report.inserted, report.replaced = counts.inserted, counts.replaced
+    report.unchanged, report.removed = counts.unchanged, counts.removed
+    con.execute(f"""
+        INSERT INTO import_rejects
+        SELECT {literal(probed.checksum)}, {literal(report.file)}, _line, e.column, e.reason, _raw
+        FROM (SELECT _line, _raw, unnest(_errors) AS e FROM {STAGED} WHERE NOT _ok)
+    """)
+    reasons = con.execute(f"""
+        SELECT e.code, count(DISTINCT _line) FROM
+        (SELECT _line, unnest(_errors) AS e FROM {STAGED} WHERE NOT _ok) GROUP BY ALL ORDER BY 2 DESC
+    """).fetchall()
+    report.rejected_by_reason = {str(code): int(n) for code, n in reasons}
+    report.rejected = _count(con, f"SELECT count(*) FROM {STAGED} WHERE NOT _ok")
+    if schema.kind is RecordKind.CUSTOMERS:
+        report.customers_without_email = _count(
+            con, f"SELECT count(*) FROM {STAGED} WHERE _ok AND email IS NULL")
+    if schema.kind is RecordKind.ORDERS:
+        scope = "o.store_code" if rules_for(instance).store_scoped_customer_ids else "''"
+        report.orders_without_customer = _count(con, f"""
+            SELECT count(*) FROM {STAGED} o WHERE o._ok AND NOT EXISTS (
+                SELECT 1 FROM customers c WHERE c.scope_store = {scope} AND c.user_id = o.user_id)
+        """)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE batch_orders AS "
+                    f"SELECT store_code, order_number FROM {STAGED} WHERE _ok")
+    return report
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _header_totals(con: duckdb.DuckDBPyConnection) -> HeaderTotals:
+    """Compare each order's TotalItems / TotalProducts with what its lines say."""
+    row = con.execute("""
+        WITH lines AS (
+            SELECT l.store_code, l.order_number, sum(l.quantity) AS units,
+                   count(DISTINCT l.item_code) AS products
+            FROM order_lines l SEMI JOIN batch_orders b USING (store_code, order_number)
+            GROUP BY ALL
+        ), compared AS (
+            SELECT o.store_code, o.order_number,
+                   NOT (o.total_items = l.units AND o.total_products = l.products) AS disagrees,
+                   o.total_items = l.products AND o.total_products = l.units AS swapped
+            FROM orders o JOIN lines l USING (store_code, order_number)
+        )
+        SELECT count(*), count(*) FILTER (disagrees), count(*) FILTER (disagrees AND swapped),
+               list(store_code || '/' || order_number ORDER BY store_code, order_number)
+                   FILTER (disagrees)[1:5]
+        FROM compared
+    """).fetchone()
+    con.execute("DROP TABLE batch_orders")
+    if row is None:
+        return HeaderTotals()
+    return HeaderTotals(int(row[0]), int(row[1]), int(row[2]), list(row[3] or []))
+
+
+def _record_file(con: duckdb.DuckDBPyConnection, report: FileReport, at: datetime) -> None:
+    con.execute("INSERT INTO import_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [report.checksum or "", report.file, report.kind, report.day, report.bytes,
+                 report.outcome, at, json.dumps(report.to_json(), default=str)])

@@ -1,0 +1,148 @@
+"""`clientela import`: receive files, then load every day that can load, in order.
+
+Each day is one transaction in the analytics store; files move to the archive (or to
+`rejected/`) and reports are written only after the day is committed. Interrupted, the day is
+rolled back and its files stay in the inbox, so the next run picks it up again.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+
+from clientela.config import Instance
+from clientela.ingest.batch import InboxFile, load_batch
+from clientela.ingest.inbox import Waiting, inbox_files, plan, receive
+from clientela.ingest.probe import FileRefused, ProbedFile, probe
+from clientela.ingest.report import FileReport, free_path, write_json
+from clientela.stores import analytics, operational
+
+
+class ImportProgress(Protocol):
+    def day(self, day: date, files: list[InboxFile]) -> None: ...
+    def file(self, name: str, size: int) -> None: ...
+    def advance(self, nbytes: int) -> None: ...
+    def step(self, label: str) -> None: ...
+    def done(self, report: FileReport) -> None: ...
+
+
+class QuietProgress:
+    def day(self, day: date, files: list[InboxFile]) -> None: ...
+    def file(self, name: str, size: int) -> None: ...
+    def advance(self, nbytes: int) -> None: ...
+    def step(self, label: str) -> None: ...
+    def done(self, report: FileReport) -> None: ...
+
+
+@dataclass
+class ImportResult:
+    reports: list[FileReport] = field(default_factory=list)
+    days_loaded: list[date] = field(default_factory=list)
+    waiting: Waiting | None = None
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(r.rejected for r in self.reports)
+
+
+def run_import(instance: Instance, paths: Iterable[Path],
+               progress: ImportProgress | None = None) -> ImportResult:
+    progress = progress or QuietProgress()
+    ops = operational.connect(instance)
+    run_id = ops.execute("INSERT INTO import_runs (started_at, outcome) VALUES (?, 'running')",
+                         (datetime.now(UTC).isoformat(),)).lastrowid
+    result = ImportResult()
+    outcome, message = "failed", None
+    try:
+        result.reports += receive(instance, paths)
+        con = analytics.connect(instance)
+        try:
+            _load_days(con, instance, result, progress)
+        finally:
+            con.close()
+        outcome = "succeeded"
+    except KeyboardInterrupt:
+        outcome, message = "interrupted", "interrupted; the day being loaded was rolled back"
+        raise
+    except Exception as error:
+        message = str(error)
+        raise
+    finally:
+        ops.execute(
+            "UPDATE import_runs SET finished_at = ?, outcome = ?, files = ?, days_loaded = ?, "
+            "rows_rejected = ?, message = ? WHERE id = ?",
+            (datetime.now(UTC).isoformat(), outcome, len(result.reports),
+             len(result.days_loaded), result.rows_rejected, message, run_id))
+        ops.close()
+        shutil.rmtree(instance.temp / "files", ignore_errors=True)
+    return result
+
+
+def _load_days(con: duckdb.DuckDBPyConnection, instance: Instance, result: ImportResult,
+               progress: ImportProgress) -> None:
+    scratch = instance.temp / "files"
+    scratch.mkdir(parents=True, exist_ok=True)
+    # Each loaded day can make the next one loadable, so plan again after every commit.
+    while True:
+        schedule = plan(con, inbox_files(instance))
+        result.waiting = schedule.waiting
+        if not schedule.loadable:
+            return
+        day, files = schedule.loadable[0]
+        progress.day(day, files)
+        probed: dict[Path, ProbedFile | FileRefused] = {}
+        for inbox_file in files:
+            progress.file(inbox_file.path.name, inbox_file.path.stat().st_size)
+            try:
+                probed[inbox_file.path] = probe(inbox_file.path, scratch, progress.advance)
+            except FileRefused as refused:
+                probed[inbox_file.path] = refused
+        reports = load_batch(con, instance, day, files, probed, progress.step)
+        for inbox_file, report in zip(_in_load_order(files, reports), reports, strict=True):
+            _file_away(con, instance, inbox_file, report)
+            progress.done(report)
+        for candidate in probed.values():
+            if isinstance(candidate, ProbedFile) and candidate.readable != candidate.path:
+                candidate.readable.unlink(missing_ok=True)
+        result.reports += reports
+        result.days_loaded.append(day)
+
+
+def _in_load_order(files: list[InboxFile], reports: list[FileReport]) -> list[InboxFile]:
+    by_name = {f.path.name: f for f in files}
+    return [by_name[r.file] for r in reports]
+
+
+def _file_away(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: InboxFile,
+               report: FileReport) -> None:
+    """After commit: archive (or reject) the file and write its report and rejects beside."""
+    day = inbox_file.day.strftime("%Y%m%d")
+    folder = (instance.rejected if report.outcome == "refused" else instance.archive) / day
+    folder.mkdir(parents=True, exist_ok=True)
+    target = free_path(folder, inbox_file.path.name, report.checksum)
+    inbox_file.path.replace(target)
+    reports_folder = folder if report.outcome == "refused" else instance.reports / day
+    reports_folder.mkdir(parents=True, exist_ok=True)
+    if report.rejected:
+        rejects = reports_folder / (target.name + ".rejects.csv")
+        partial = rejects.with_name(rejects.name + ".part")
+        con.execute(
+            f"COPY (SELECT file_name AS file, line, column_name AS column, reason, raw "
+            f"FROM import_rejects WHERE checksum = ? AND file_name = ? ORDER BY line) "
+            f"TO '{_sql_path(partial)}' (HEADER, DELIMITER ',', QUOTE '\"')",
+            [report.checksum, report.file])
+        partial.replace(rejects)
+        report.rejects_path = str(rejects)
+    report_path = reports_folder / (target.name + ".report.json")
+    report.report_path = str(report_path)
+    write_json(report_path, report.to_json())
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")

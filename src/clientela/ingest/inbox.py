@@ -1,0 +1,163 @@
+"""Receiving files into the instance's inbox, and deciding which business days can load.
+
+Files wait in the inbox until their day loads: a day loads when its four files are there and
+every earlier day is loaded or skipped. A file for a day already loaded is a correction and
+loads at once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from clientela.config import Instance
+from clientela.ingest.batch import InboxFile
+from clientela.ingest.filenames import FileNameError, parse_daily_file_name
+from clientela.ingest.report import FileReport, free_path, write_json
+from clientela.schema import RECORDS
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The day holding the queue back, and why."""
+
+    day: date
+    missing: list[str]
+    """File kinds missing for that day (all four when nothing of it arrived)."""
+    waiting_days: list[date]
+
+
+@dataclass
+class Plan:
+    loadable: list[tuple[date, list[InboxFile]]] = field(default_factory=list)
+    waiting: Waiting | None = None
+
+
+def _walk(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file()
+                              and not p.name.startswith("."))
+        elif path.exists():
+            yield path
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _place(source: Path, target: Path) -> None:
+    """Hard-link when possible (no copy of a 2 GB file), else copy; via a temp name."""
+    partial = target.with_name(target.name + ".part")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    partial.replace(target)
+
+
+def receive(instance: Instance, paths: Iterable[Path]) -> list[FileReport]:
+    """Put every daily file into the inbox; report the ones refused by their name."""
+    refused: list[FileReport] = []
+    prefix = instance.settings.files.prefix
+    for path in _walk(paths):
+        if path.suffix.lower() == ".zip":
+            refused += _receive_zip(instance, path, prefix)
+            continue
+        try:
+            parse_daily_file_name(path.name, instance.name, prefix)
+        except FileNameError as error:
+            refused.append(_refuse(instance, path, str(error)))
+            continue
+        if path.resolve().parent != instance.inbox.resolve():
+            _place(path, instance.inbox / path.name)
+    return refused
+
+
+def _receive_zip(instance: Instance, path: Path, prefix: str) -> list[FileReport]:
+    refused = []
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        return [_refuse(instance, path, f"not a valid zip file ({error})")]
+    with archive:
+        for member in archive.infolist():
+            name = Path(member.filename).name
+            if member.is_dir() or not name:
+                continue
+            try:
+                parse_daily_file_name(name, instance.name, prefix)
+            except FileNameError as error:
+                refused.append(FileReport(file=f"{path.name}:{name}", outcome="refused",
+                                          message=str(error), bytes=member.file_size))
+                continue
+            partial = instance.inbox / (name + ".part")
+            with archive.open(member) as source, partial.open("wb") as target:
+                shutil.copyfileobj(source, target, 8 << 20)
+            partial.replace(instance.inbox / name)
+    return refused
+
+
+def _refuse(instance: Instance, path: Path, message: str) -> FileReport:
+    report = FileReport(file=path.name, outcome="refused", message=message,
+                        bytes=path.stat().st_size)
+    folder = instance.rejected / "unnamed"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = free_path(folder, path.name, None)
+    shutil.copyfile(path, target)
+    report_path = folder / (target.name + ".report.json")
+    report.report_path = str(report_path)
+    write_json(report_path, report.to_json())
+    return report
+
+
+def inbox_files(instance: Instance) -> list[InboxFile]:
+    files = []
+    prefix = instance.settings.files.prefix
+    for path in sorted(instance.inbox.iterdir(), key=lambda p: (p.stat().st_mtime_ns, p.name)):
+        if path.name.endswith(".part") or not path.is_file():
+            continue
+        try:
+            name = parse_daily_file_name(path.name, instance.name, prefix)
+        except FileNameError:
+            continue
+        files.append(InboxFile(path, name.schema, name.day))
+    return files
+
+
+def done_days(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
+    return {row[0]: row[1] for row in con.execute("SELECT day, state FROM import_days").fetchall()}
+
+
+def plan(con: duckdb.DuckDBPyConnection, files: list[InboxFile]) -> Plan:
+    by_day: dict[date, list[InboxFile]] = {}
+    for inbox_file in files:
+        by_day.setdefault(inbox_file.day, []).append(inbox_file)
+    done = done_days(con)
+    last_done = max(done) if done else None
+    expected = last_done + timedelta(days=1) if last_done else min(by_day, default=None)
+    result = Plan()
+    for day in sorted(by_day):
+        if last_done is not None and day <= last_done:
+            result.loadable.append((day, by_day[day]))
+            continue
+        kinds = {f.schema.kind for f in by_day[day]}
+        missing = [r.file_tag for r in RECORDS if r.kind not in kinds]
+        if day == expected and not missing:
+            result.loadable.append((day, by_day[day]))
+            expected = day + timedelta(days=1)
+            continue
+        assert expected is not None
+        result.waiting = Waiting(
+            day=expected,
+            missing=missing if day == expected else [r.file_tag for r in RECORDS],
+            waiting_days=sorted(d for d in by_day if d >= day),
+        )
+        break
+    return result

@@ -1,0 +1,158 @@
+"""Upsert the staged rows of one file into their table, set-based, inside the batch transaction.
+
+A key sent again replaces the stored row (logged in `replaced_rows`); an identical row is left
+alone; a key sent twice in one file keeps its last line and rejects the earlier ones. Lines and
+categories must hang off a known order (from this batch or loaded before).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import duckdb
+
+from clientela.ingest.fields import error_struct
+from clientela.ingest.sql import literal
+from clientela.ingest.stage import STAGED
+from clientela.schema import RecordKind, RecordSchema
+
+STORAGE_KEYS: dict[RecordKind, tuple[str, ...]] = {
+    RecordKind.CUSTOMERS: ("scope_store", "user_id"),
+    RecordKind.ORDERS: ("store_code", "order_number"),
+    RecordKind.ORDER_LINES: ("store_code", "order_number", "line_number"),
+    RecordKind.ORDER_LINE_CATEGORIES: ("store_code", "order_number", "line_number", "category"),
+}
+
+
+@dataclass
+class MergeCounts:
+    inserted: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    """Categories of a re-sent line that the new version no longer lists."""
+
+
+def _join(keys: tuple[str, ...], left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _reject(con: duckdb.DuckDBPyConnection, where: str, error: str) -> None:
+    con.execute(f"UPDATE {STAGED} SET _ok = false, _errors = list_append(_errors, {error}) "
+                f"WHERE _ok AND ({where})")
+
+
+def reject_duplicate_keys(con: duckdb.DuckDBPyConnection, schema: RecordSchema) -> None:
+    keys = STORAGE_KEYS[schema.kind]
+    key_list = ", ".join(keys)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE duplicate_keys AS
+        SELECT {key_list}, max(_line) AS kept_line FROM {STAGED} WHERE _ok
+        GROUP BY {key_list} HAVING count(*) > 1
+    """)
+    if not _scalar(con, "SELECT count(*) FROM duplicate_keys"):
+        return
+    shown = " || ', ' || ".join(f"coalesce({k}::VARCHAR, '')" for k in keys
+                                if k != "scope_store")
+    names = ", ".join(f.name for f in schema.fields if f.column in keys) or "UserId"
+    reason = (f"'duplicate key ({names}) = (' || {shown} || "
+              "'): superseded by line ' || d.kept_line")
+    con.execute(f"""
+        UPDATE {STAGED} SET _ok = false,
+            _errors = list_append(_errors, {error_struct(None, 'duplicate_key', reason)})
+        FROM duplicate_keys d
+        WHERE {STAGED}._ok AND {_join(keys, STAGED, 'd')} AND {STAGED}._line < d.kept_line
+    """)
+    con.execute("DROP TABLE duplicate_keys")
+
+
+def reject_orphans(con: duckdb.DuckDBPyConnection, schema: RecordSchema) -> None:
+    """Lines and categories whose order (or line) is neither in this batch nor loaded before."""
+    if schema.kind not in (RecordKind.ORDER_LINES, RecordKind.ORDER_LINE_CATEGORIES):
+        return
+    order_keys = ("store_code", "order_number")
+    unknown_order = error_struct(
+        "OrderNumber", "unknown_order",
+        "'unknown order (StoreCode, OrderNumber) = (' || store_code || ', ' || order_number || "
+        "'): not in this batch''s Orders nor loaded before'",
+    )
+    _reject(con, f"NOT EXISTS (SELECT 1 FROM orders o WHERE {_join(order_keys, 'o', STAGED)})",
+            unknown_order)
+    if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:
+        line_keys = (*order_keys, "line_number")
+        unknown_line = error_struct(
+            "LineNumber", "unknown_order_line",
+            "'unknown order line ' || line_number || ' of order (' || store_code || ', ' || "
+            "order_number || '): not in this batch''s OrderDetails nor loaded before'",
+        )
+        _reject(con, f"NOT EXISTS (SELECT 1 FROM order_lines l "
+                     f"WHERE {_join(line_keys, 'l', STAGED)})", unknown_line)
+
+
+def merge(con: duckdb.DuckDBPyConnection, schema: RecordSchema, file_name: str, day: date,
+          loaded_at: datetime) -> MergeCounts:
+    table = schema.table
+    keys = STORAGE_KEYS[schema.kind]
+    columns = [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal "
+        "AND database_name = current_database() ORDER BY column_index", [table]).fetchall()]
+    provenance = {"batch_day": literal(day.isoformat()) + "::DATE",
+                  "source_file": literal(file_name), "source_line": "s._line",
+                  "loaded_at": literal(loaded_at.isoformat()) + "::TIMESTAMPTZ"}
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE matched AS
+        SELECT s._line, t.rowid AS target_row, t.row_hash = s.row_hash AS same,
+               t.batch_day, t.source_file, t.source_line,
+               concat_ws('|', {", ".join(f"s.{k}" for k in keys)}) AS row_key
+        FROM {STAGED} s JOIN {table} t ON {_join(keys, 's', 't')}
+        WHERE s._ok
+    """)
+    counts = MergeCounts()
+    counts.unchanged = _scalar(con, "SELECT count(*) FILTER (same) FROM matched")
+    counts.replaced = _scalar(con, "SELECT count(*) FILTER (NOT same) FROM matched")
+    if counts.replaced:
+        con.execute(f"""
+            INSERT INTO replaced_rows
+            SELECT {literal(table)}, row_key, {provenance['batch_day']}, {literal(file_name)},
+                   _line, batch_day, source_file, source_line, {provenance['loaded_at']}
+            FROM matched WHERE NOT same
+        """)
+        con.execute(f"DELETE FROM {table} WHERE rowid IN "
+                    "(SELECT target_row FROM matched WHERE NOT same)")
+    if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:
+        counts.removed = _remove_stale_categories(con)
+    select = ", ".join(provenance.get(c, f"s.{c}") for c in columns)
+    con.execute(f"""
+        INSERT INTO {table}
+        SELECT {select} FROM {STAGED} s
+        WHERE s._ok AND NOT EXISTS (SELECT 1 FROM matched m WHERE m._line = s._line AND m.same)
+    """)
+    counts.inserted = _scalar(con, f"SELECT count(*) FROM {STAGED} WHERE _ok") - (
+        counts.unchanged + counts.replaced)
+    con.execute("DROP TABLE matched")
+    return counts
+
+
+def _remove_stale_categories(con: duckdb.DuckDBPyConnection) -> int:
+    """A line's categories are a set: re-sending a line's categories replaces the whole set."""
+    line_keys = ("store_code", "order_number", "line_number")
+    key_list = ", ".join(line_keys)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE stale AS
+        SELECT t.rowid AS target_row FROM order_line_categories t
+        JOIN (SELECT DISTINCT {key_list} FROM {STAGED} WHERE _ok) s ON {_join(line_keys, 't', 's')}
+        WHERE NOT EXISTS (SELECT 1 FROM {STAGED} n WHERE n._ok AND
+                          {_join((*line_keys, 'category'), 'n', 't')})
+    """)
+    removed = _scalar(con, "SELECT count(*) FROM stale")
+    if removed:
+        con.execute("DELETE FROM order_line_categories WHERE rowid IN "
+                    "(SELECT target_row FROM stale)")
+    con.execute("DROP TABLE stale")
+    return removed

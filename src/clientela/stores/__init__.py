@@ -1,0 +1,1 @@
+"""The two stores of an instance: operational (SQLite) and analytics (DuckDB), with migrations."""

@@ -1,0 +1,80 @@
+"""The analytics store: one DuckDB file per instance, owned by one read-write process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import duckdb
+
+from clientela.config import Instance
+from clientela.stores.migrations import check_not_newer, migrations_for
+
+STORE = "analytics"
+
+
+def connect(instance: Instance, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the store, upgrading an older schema in place; a newer one is refused untouched."""
+    storage = instance.settings.storage
+    config: dict[str, str | int | bool] = {
+        "memory_limit": storage.memory_limit,
+        "temp_directory": str(instance.temp / "duckdb"),
+        "preserve_insertion_order": True,
+    }
+    if storage.threads:
+        config["threads"] = storage.threads
+    try:
+        con = duckdb.connect(str(instance.analytics_path), read_only=read_only, config=config)
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            raise StoreBusyError(
+                f"{instance.analytics_path} is in use by another Clientela process "
+                "(one process owns the analytics store); stop it or wait for it to finish"
+            ) from None
+        raise
+    con.execute(f"SET TimeZone = '{instance.settings.instance.timezone}'")
+    if not read_only:
+        migrate(con, str(instance.analytics_path))
+    return con
+
+
+class StoreBusyError(Exception):
+    """The analytics store is opened read-write by another process."""
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    migrations = migrations_for(STORE)
+    current = schema_version(con)
+    check_not_newer(STORE, path, current, len(migrations))
+    if current == 0:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                    "applied_at TIMESTAMPTZ NOT NULL)")
+    for migration in migrations[current:]:
+        with transaction(con):
+            con.execute(migration.sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        [migration.version, migration.name, datetime.now(UTC)])
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Commit on success; roll back on any exception, Ctrl-C included."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

@@ -1,0 +1,57 @@
+"""The operational store: SQLite in WAL mode, many readers and short writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from clientela.config import Instance
+from clientela.stores.migrations import check_not_newer, migrations_for
+
+STORE = "operational"
+
+
+def connect(instance: Instance) -> sqlite3.Connection:
+    """Open the store, upgrading an older schema in place; a newer one is refused untouched."""
+    con = sqlite3.connect(instance.operational_path, timeout=30, isolation_level=None)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = NORMAL")
+    con.execute("PRAGMA foreign_keys = ON")
+    migrate(con, str(instance.operational_path))
+    return con
+
+
+def schema_version(con: sqlite3.Connection) -> int:
+    return int(con.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(con: sqlite3.Connection, path: str) -> None:
+    migrations = migrations_for(STORE)
+    current = schema_version(con)
+    check_not_newer(STORE, path, current, len(migrations))
+    for migration in migrations[current:]:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migration.sql):
+                con.execute(statement)
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        (migration.version, migration.name, datetime.now(UTC).isoformat()))
+            con.execute(f"PRAGMA user_version = {migration.version}")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    statements, current = [], []
+    for line in script.splitlines():
+        current.append(line)
+        if sqlite3.complete_statement("\n".join(current)):
+            statements.append("\n".join(current))
+            current = []
+    return statements
