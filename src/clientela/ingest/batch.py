@@ -15,7 +15,7 @@ from clientela.config import Instance
 from clientela.ingest import merge
 from clientela.ingest.fields import Rules
 from clientela.ingest.header import map_header
-from clientela.ingest.probe import FileRefused, ProbedFile
+from clientela.ingest.probe import FileRefusedError, ProbedFile
 from clientela.ingest.report import FileReport, HeaderTotals
 from clientela.ingest.sql import literal
 from clientela.ingest.stage import STAGED, read_records, stage
@@ -50,7 +50,7 @@ def already_loaded(con: duckdb.DuckDBPyConnection, kind: RecordKind, day: date,
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
-               files: list[InboxFile], probed: dict[Path, ProbedFile | FileRefused],
+               files: list[InboxFile], probed: dict[Path, ProbedFile | FileRefusedError],
                step: Step) -> list[FileReport]:
     """Load the day's files in load order inside one transaction and mark the day loaded."""
     reports: list[FileReport] = []
@@ -76,11 +76,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: InboxFile,
-               probed: ProbedFile | FileRefused, loaded_at: datetime, step: Step) -> FileReport:
+               probed: ProbedFile | FileRefusedError, loaded_at: datetime, step: Step) -> FileReport:
     schema = inbox_file.schema
     report = FileReport(file=inbox_file.path.name, outcome="loaded", kind=schema.kind.value,
                         day=inbox_file.day.isoformat())
-    if isinstance(probed, FileRefused):
+    if isinstance(probed, FileRefusedError):
         report.outcome, report.message = "refused", str(probed)
         report.bytes = inbox_file.path.stat().st_size
         return report
@@ -93,7 +93,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
         return report
     try:
         header = map_header(schema, probed.header)
-    except FileRefused as refused:
+    except FileRefusedError as refused:
         report.outcome, report.message = "refused", str(refused)
         return report
     report.unmapped_columns = [name for name, _ in header.extras] \
@@ -115,7 +115,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
     """)
     reasons = con.execute(f"""
         SELECT e.code, count(DISTINCT _line) FROM
-        (SELECT _line, unnest(_errors) AS e FROM {STAGED} WHERE NOT _ok) GROUP BY ALL ORDER BY 2 DESC
+        (SELECT _line, unnest(_errors) AS e FROM {STAGED} WHERE NOT _ok)
+        GROUP BY ALL ORDER BY 2 DESC
     """).fetchall()
     report.rejected_by_reason = {str(code): int(n) for code, n in reasons}
     report.rejected = _count(con, f"SELECT count(*) FROM {STAGED} WHERE NOT _ok")

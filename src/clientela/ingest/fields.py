@@ -74,9 +74,10 @@ def field_sql(field: Field, cell: str, rules: Rules) -> FieldSql:
     match field.type:
         case FieldType.TEXT if field.name == "Status":
             value = f"coalesce(lower({cell}), {literal(rules.default_status)})"
+            known = ", ".join(rules.statuses)
             checks.add(f"NOT list_contains({string_list(rules.statuses)}, {value})",
                        "unknown_status", f"{_quoted(cell)} || "
-                       f"{literal(' is not a status of the order pipeline (' + ', '.join(rules.statuses) + ')')}")
+                       f"{literal(f' is not a status of the order pipeline ({known})')}")
         case FieldType.TEXT if field.name == "Currency":
             value = f"coalesce(upper({cell}), {literal(rules.currency)})"
             checks.add(f"NOT regexp_full_match({value}, '[A-Z]{{3}}')", "bad_currency",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clientela.ingest.probe import FileRefused
+from clientela.ingest.probe import FileRefusedError
 from clientela.schema import Field, RecordSchema
 
 
@@ -24,9 +24,9 @@ def map_header(schema: RecordSchema, header: list[str]) -> HeaderMap:
     seen: dict[str, int] = {}
     for index, name in enumerate(header, start=1):
         if not name:
-            raise FileRefused(f"column {index} of the header has no name")
+            raise FileRefusedError(f"column {index} of the header has no name")
         if name.lower() in seen:
-            raise FileRefused(f"column {name!r} appears twice in the header "
+            raise FileRefusedError(f"column {name!r} appears twice in the header "
                               f"(columns {seen[name.lower()]} and {index})")
         seen[name.lower()] = index
     positions = {f.name: seen[f.name.lower()] for f in schema.fields if f.name.lower() in seen}
@@ -35,12 +35,12 @@ def map_header(schema: RecordSchema, header: list[str]) -> HeaderMap:
               if name.lower() not in known]
     if not positions:
         expected = ", ".join(f.name for f in schema.header_fields)
-        raise FileRefused(
+        raise FileRefusedError(
             f"the first line is not a header: it names none of the columns of "
             f"{schema.file_tag} ({expected}); the file must start with a header row"
         )
     missing = [f.name for f in schema.header_fields if f.name not in positions]
     if missing:
-        raise FileRefused(f"missing required column(s) {', '.join(missing)}; "
+        raise FileRefusedError(f"missing required column(s) {', '.join(missing)}; "
                           f"the header has {', '.join(header)}")
     return HeaderMap(positions, extras, len(header))

@@ -19,7 +19,7 @@ import duckdb
 from clientela.config import Instance
 from clientela.ingest.batch import InboxFile, load_batch
 from clientela.ingest.inbox import Waiting, inbox_files, plan, receive
-from clientela.ingest.probe import FileRefused, ProbedFile, probe
+from clientela.ingest.probe import FileRefusedError, ProbedFile, probe
 from clientela.ingest.report import FileReport, free_path, write_json
 from clientela.stores import analytics, operational
 
@@ -96,12 +96,12 @@ def _load_days(con: duckdb.DuckDBPyConnection, instance: Instance, result: Impor
             return
         day, files = schedule.loadable[0]
         progress.day(day, files)
-        probed: dict[Path, ProbedFile | FileRefused] = {}
+        probed: dict[Path, ProbedFile | FileRefusedError] = {}
         for inbox_file in files:
             progress.file(inbox_file.path.name, inbox_file.path.stat().st_size)
             try:
                 probed[inbox_file.path] = probe(inbox_file.path, scratch, progress.advance)
-            except FileRefused as refused:
+            except FileRefusedError as refused:
                 probed[inbox_file.path] = refused
         reports = load_batch(con, instance, day, files, probed, progress.step)
         for inbox_file, report in zip(_in_load_order(files, reports), reports, strict=True):

@@ -26,7 +26,7 @@ Progress = Callable[[int], None]
 """Called with the number of bytes just processed."""
 
 
-class FileRefused(Exception):
+class FileRefusedError(Exception):
     """The whole file cannot be loaded; the message says why in the user's terms."""
 
 
@@ -108,20 +108,21 @@ def probe(path: Path, scratch: Path, progress: Progress | None = None) -> Probed
                 except UnicodeDecodeError:
                     utf8 = False
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
-        raise FileRefused(f"not a valid gzip file ({error})") from None
+        raise FileRefusedError(f"not a valid gzip file ({error})") from None
     if size == 0:
-        raise FileRefused("the file is empty: every daily file needs at least its header row")
+        raise FileRefusedError("the file is empty: every daily file needs at least its header row")
     if last != b"\n":
         lines += 1
     if not absent:
-        raise FileRefused("the file holds control characters \\x01-\\x10; it is not a text file")
+        raise FileRefusedError("the file holds control characters \\x01-\\x10; "
+                               "it is not a text file")
     encoding = "utf-8" if utf8 else "windows-1252"
     if first.startswith(codecs.BOM_UTF8):
         encoding = "utf-8 with BOM"
     header_bytes = first.split(b"\n", 1)[0].removeprefix(codecs.BOM_UTF8).rstrip(b"\r")
     header_line = header_bytes.decode("utf-8" if utf8 else "cp1252", errors="clientela_c1")
     if not header_line.strip():
-        raise FileRefused("the first line is empty: every daily file starts with a header row")
+        raise FileRefusedError("the first line is empty: every daily file starts with a header row")
     delimiter = detect_delimiter(header_line)
     header = split_header(header_line, delimiter)
     readable = path

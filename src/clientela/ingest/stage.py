@@ -160,10 +160,11 @@ def _extra_columns(schema: RecordSchema, header: HeaderMap, rules: Rules,
     target = "attributes" if schema.extra_columns_are_attributes else "extra"
     listed = f"[{', '.join(entries)}]"
     # Keep the last entry of a name sent twice (a column and a {"Key"} cell naming it).
+    later = (f"list_filter(list_slice({listed}, i + 1, {len(entries)}), "
+             "lambda x: x.value IS NOT NULL)")
     mapped = (f"map_from_entries(list_filter({listed}, lambda e, i: e.value IS NOT NULL AND NOT "
-              f"list_contains(list_transform(list_filter(list_slice({listed}, i + 1, {len(entries)}), "
-              "lambda x: x.value IS NOT NULL), "
-              "lambda x: x.key), e.key)))" if entries else "MAP {}::MAP(VARCHAR, VARCHAR)")
+              f"list_contains(list_transform({later}, lambda x: x.key), e.key)))"
+              if entries else "MAP {}::MAP(VARCHAR, VARCHAR)")
     columns = [f"{mapped} AS {target}"]
     if schema.kind is RecordKind.CUSTOMERS:
         store = ident("c_StoreCode") if "StoreCode" in header.positions else "NULL::VARCHAR"

@@ -17,7 +17,7 @@ STORE = "analytics"
 def connect(instance: Instance, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the store, upgrading an older schema in place; a newer one is refused untouched."""
     storage = instance.settings.storage
-    config: dict[str, str | int | bool] = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": storage.memory_limit,
         "temp_directory": str(instance.temp / "duckdb"),
         "preserve_insertion_order": True,

@@ -1,0 +1,193 @@
+"""`clientela import`, `status` and `skip-day`."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from clientela.cli.errors import UserError
+from clientela.cli.options import InstanceOption, JsonOption
+from clientela.config import open_instance
+from clientela.ingest.batch import InboxFile
+from clientela.ingest.importer import ImportProgress, ImportResult, run_import
+from clientela.ingest.inbox import Waiting
+from clientela.ingest.report import FileReport
+from clientela.ingest.status import SkipError, queue_status
+from clientela.ingest.status import skip_day as skip
+
+console = Console()
+
+
+class RichProgress:
+    """Days done, and the bytes of the file being read; steps shown beside it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.days: TaskID = progress.add_task("days loaded", total=None)
+        self.current: TaskID | None = None
+        self.name = ""
+
+    def day(self, day: date, files: list[InboxFile]) -> None:
+        self.progress.update(self.days, description=f"day {day}")
+
+    def file(self, name: str, size: int) -> None:
+        if self.current is not None:
+            self.progress.remove_task(self.current)
+        self.name = name
+        self.current = self.progress.add_task(f"  {name}: checking", total=size)
+
+    def advance(self, nbytes: int) -> None:
+        if self.current is not None:
+            self.progress.advance(self.current, nbytes)
+
+    def step(self, label: str) -> None:
+        if self.current is not None:
+            self.progress.update(self.current, description=f"  {self.name}: {label}")
+
+    def done(self, report: FileReport) -> None:
+        if report.kind == "order_line_categories":
+            self.progress.advance(self.days, 1)
+
+
+def import_files(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Daily files, folders of them, .gz or .zip. None: load what waits in the inbox.")
+    ] = None,
+    instance: InstanceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import daily files: every day that can load, in order, each in one transaction."""
+    target = open_instance(instance)
+    if as_json:
+        result = run_import(target, paths or [])
+        typer.echo(json.dumps(_result_json(result), indent=2, default=str))
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        progress: ImportProgress = RichProgress(bar)
+        result = run_import(target, paths or [], progress)
+    _print_summary(result)
+
+
+def _result_json(result: ImportResult) -> dict[str, object]:
+    return {
+        "days_loaded": [d.isoformat() for d in result.days_loaded],
+        "waiting": _waiting_json(result.waiting),
+        "reports": [r.to_json() for r in result.reports],
+    }
+
+
+def _waiting_json(waiting: Waiting | None) -> dict[str, object] | None:
+    if waiting is None:
+        return None
+    return {"day": waiting.day.isoformat(), "missing": waiting.missing,
+            "waiting_days": [d.isoformat() for d in waiting.waiting_days]}
+
+
+def _print_summary(result: ImportResult) -> None:
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for report in result.reports:
+        if report.kind and report.outcome == "loaded":
+            row = totals[report.kind]
+            row["files"] += 1
+            for key in ("rows_read", "inserted", "replaced", "unchanged", "rejected"):
+                row[key] += getattr(report, key)
+    if result.days_loaded:
+        first, last = min(result.days_loaded), max(result.days_loaded)
+        console.print(f"Loaded {len(result.days_loaded)} day(s), {first} to {last}.")
+        table = Table("file", "files", "rows read", "inserted", "replaced", "unchanged",
+                      "rejected")
+        for kind, row in totals.items():
+            table.add_row(kind, *(f"{row[k]:,}" for k in (
+                "files", "rows_read", "inserted", "replaced", "unchanged", "rejected")))
+        console.print(table)
+    else:
+        console.print("No day loaded.")
+    for report in result.reports:
+        if report.outcome in ("refused", "duplicate"):
+            colour = "red" if report.outcome == "refused" else "yellow"
+            console.print(f"[{colour}]{report.outcome}[/{colour}] {report.file}: "
+                          f"{report.message}", highlight=False)
+    with_rejects = [r for r in result.reports if r.rejected]
+    for report in with_rejects[:10]:
+        reasons = ", ".join(f"{k} {v}" for k, v in report.rejected_by_reason.items())
+        console.print(f"[yellow]{report.rejected:,} rejected[/yellow] in {report.file} "
+                      f"({reasons}): {report.rejects_path}", highlight=False)
+    if len(with_rejects) > 10:
+        console.print(f"... and {len(with_rejects) - 10} more files with rejected rows; "
+                      "see the reports folder.")
+    if result.waiting:
+        _print_waiting(result.waiting)
+
+
+def _print_waiting(waiting: Waiting) -> None:
+    if len(waiting.missing) == 4:
+        why = "no file of that day has arrived"
+    else:
+        why = f"its {', '.join(waiting.missing)} file(s) have not arrived"
+    console.print(f"[yellow]Waiting for {waiting.day}[/yellow]: {why}; "
+                  f"{len(waiting.waiting_days)} later day(s) wait behind it. Send the files, or "
+                  f"run `clientela skip-day {waiting.day}` to go on without it.")
+
+
+def status(instance: InstanceOption = None, as_json: JsonOption = False) -> None:
+    """Where imports stand: days loaded, days skipped, and the day holding the queue back."""
+    state = queue_status(open_instance(instance))
+    if as_json:
+        typer.echo(json.dumps(state.to_json(), indent=2, default=str))
+        return
+    console.print(f"Instance [bold]{state.instance}[/bold]")
+    if state.days_loaded:
+        console.print(f"  days loaded: {state.days_loaded:,} ({state.first_day} to "
+                      f"{state.last_day})")
+    else:
+        console.print("  days loaded: none yet")
+    if state.skipped:
+        console.print(f"  days skipped: {', '.join(str(d) for d in state.skipped[-10:])}")
+    console.print(f"  files waiting in the inbox: {state.files_in_inbox}")
+    if state.waiting:
+        _print_waiting(state.waiting)
+    if state.last_run:
+        run = state.last_run
+        console.print(f"  last import: {run['started_at']} {run['outcome']}, "
+                      f"{run['days_loaded']} day(s), {run['rows_rejected']} row(s) rejected")
+
+
+def skip_day(
+    day: Annotated[str, typer.Argument(help="Business day to skip: YYYY-MM-DD or YYYYMMDD.")],
+    instance: InstanceOption = None,
+) -> None:
+    """Let the import queue go on without a day that will never arrive."""
+    parsed = _parse_day(day)
+    target = open_instance(instance)
+    try:
+        skip(target, parsed, note="skipped by operator")
+    except SkipError as error:
+        raise UserError(str(error)) from None
+    console.print(f"Skipped {parsed}. Run `clientela import` to load the days waiting behind it.")
+
+
+def _parse_day(text: str) -> date:
+    for pattern in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise UserError(f"{text!r} is not a day: use YYYY-MM-DD or YYYYMMDD")

@@ -1,0 +1,27 @@
+"""`clientela init`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from clientela.config import create_instance
+from clientela.stores import analytics, operational
+
+console = Console()
+
+
+def init(
+    name: Annotated[str, typer.Argument(help="Instance name, as in the daily file names.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the business.")] = "UTC",
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency of amounts.")] = "USD",
+) -> None:
+    """Create an instance: its folder, its clientela.toml and its two stores."""
+    instance = create_instance(name, timezone=timezone, currency=currency)
+    operational.connect(instance).close()
+    analytics.connect(instance).close()
+    console.print(f"Created instance [bold]{name}[/bold] in {instance.root}")
+    console.print(f"  settings: {instance.config_path} (every setting with its default)")
+    console.print(f"  drop daily files with `clientela import PATH --instance {name}`")
