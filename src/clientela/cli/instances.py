@@ -17,9 +17,12 @@ def init(
     name: Annotated[str, typer.Argument(help="Instance name, as in the daily file names.")],
     timezone: Annotated[str, typer.Option(help="IANA time zone of the business.")] = "UTC",
     currency: Annotated[str, typer.Option(help="ISO 4217 currency of amounts.")] = "USD",
+    store_scoped_customer_ids: Annotated[bool, typer.Option(
+        help="Customer ids are numbered per store: a customer is (StoreCode, UserId).")] = False,
 ) -> None:
     """Create an instance: its folder, its clientela.toml and its two stores."""
-    instance = create_instance(name, timezone=timezone, currency=currency)
+    instance = create_instance(name, timezone=timezone, currency=currency,
+                               store_scoped_customer_ids=store_scoped_customer_ids)
     operational.connect(instance).close()
     analytics.connect(instance).close()
     console.print(f"Created instance [bold]{name}[/bold] in {instance.root}")

@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from clientela.config.settings import ConfigError, InstanceSection, Settings
+from pydantic import ValidationError
+
+from clientela.config.settings import ConfigError, FilesSection, InstanceSection, Settings
 
 CONFIG_FILE = "clientela.toml"
 
@@ -69,11 +71,13 @@ class Instance:
 
 
 def create_instance(name: str, *, timezone: str = "UTC", currency: str = "USD",
+                    store_scoped_customer_ids: bool = False,
                     home: Path | None = None) -> Instance:
     """Create the instance folder and its `clientela.toml`; the stores are made on first open."""
     try:
-        settings = Settings(instance=InstanceSection(name=name, timezone=timezone,
-                                                     currency=currency))
+        settings = Settings(
+            instance=InstanceSection(name=name, timezone=timezone, currency=currency),
+            files=FilesSection(store_scoped_customer_ids=store_scoped_customer_ids))
     except ValueError as error:
         raise ConfigError(_first_message(error)) from None
     root = (home or data_home()) / name
@@ -117,6 +121,12 @@ def open_instance(name: str | None = None, *, home: Path | None = None) -> Insta
 
 
 def _first_message(error: ValueError) -> str:
+    if isinstance(error, ValidationError):
+        # `key = value: what is allowed`, as in the messages about clientela.toml.
+        problem = error.errors()[0]
+        key = str(problem["loc"][-1]) if problem["loc"] else ""
+        reason = problem["msg"].removeprefix("Value error, ")
+        return f"{key} = {problem['input']!r}: {reason}"
     text = str(error)
     match = re.search(r"\n(\w+)\n\s+(?:Value error, )?(.+?)(?: \[type=|$)", text)
     return f"{match.group(1)}: {match.group(2)}" if match else text

@@ -167,10 +167,11 @@ def _toml_value(value: object) -> str:
 
 
 def _explain(path: Path, error: ValidationError, data: dict[str, Any]) -> str:
-    lines = [f"{path}: {error.error_count()} problem(s):"]
+    """One line for one problem (`path: [section] key = value: why`), else one line each."""
+    lines = []
     for problem in error.errors():
         location = [str(part) for part in problem["loc"]]
-        section, key = (location + [""])[:2]
+        section, key = [*location, ""][:2]
         where = f"[{section}] {key}".strip() if key else f"[{section}]"
         value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
         message = problem["msg"].removeprefix("Value error, ")
@@ -179,9 +180,12 @@ def _explain(path: Path, error: ValidationError, data: dict[str, Any]) -> str:
             message = f"unknown setting; allowed here: {', '.join(allowed)}"
         elif problem["type"] == "missing":
             message = "missing; it is required"
-        shown = f" = {value!r}" if value is not None and problem["type"] != "extra_forbidden" else ""
-        lines.append(f"  {where}{shown}: {message}")
-    return "\n".join(lines)
+        shown = (f" = {value!r}" if value is not None and problem["type"] != "extra_forbidden"
+                 else "")
+        lines.append(f"{where}{shown}: {message}")
+    if len(lines) == 1:
+        return f"{path}: {lines[0]}"
+    return "\n  ".join([f"{path}: {len(lines)} problem(s):", *lines])
 
 
 def _allowed_keys(location: list[str]) -> list[str]:

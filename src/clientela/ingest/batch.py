@@ -18,7 +18,7 @@ from clientela.ingest.header import map_header
 from clientela.ingest.probe import FileRefusedError, ProbedFile
 from clientela.ingest.report import FileReport, HeaderTotals
 from clientela.ingest.sql import literal
-from clientela.ingest.stage import STAGED, read_records, stage
+from clientela.ingest.stage import OK, STAGED, Parse, drop_records, loads, read_records, stage
 from clientela.schema import RECORDS, RecordKind, RecordSchema
 from clientela.stores.analytics import transaction
 
@@ -71,7 +71,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
             _record_file(con, report, loaded_at)
         con.execute("INSERT OR REPLACE INTO import_days VALUES (?, 'loaded', ?, NULL)",
                     [day, loaded_at])
-        con.execute(f"DROP TABLE IF EXISTS {STAGED}; DROP TABLE IF EXISTS records")
+        con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+        drop_records(con)
     return reports
 
 
@@ -101,36 +102,35 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
     step("reading")
     report.rows_read = read_records(con, probed, instance.settings.files.max_line_length)
     step("checking")
-    stage(con, probed, schema, header, rules_for(instance))
+    parse = Parse(probed, schema, header, rules_for(instance))
+    stage(con, parse)
     merge.reject_duplicate_keys(con, schema)
-    merge.reject_orphans(con, schema)
     step("merging")
     counts = merge.merge(con, schema, report.file, inbox_file.day, loaded_at)
     report.inserted, report.replaced = counts.inserted, counts.replaced
     report.unchanged, report.removed = counts.unchanged, counts.removed
-    con.execute(f"""
-        INSERT INTO import_rejects
-        SELECT {literal(probed.checksum)}, {literal(report.file)}, _line, e.column, e.reason, _raw
-        FROM (SELECT _line, _raw, unnest(_errors) AS e FROM {STAGED} WHERE NOT _ok)
-    """)
-    reasons = con.execute(f"""
-        SELECT e.code, count(DISTINCT _line) FROM
-        (SELECT _line, unnest(_errors) AS e FROM {STAGED} WHERE NOT _ok)
-        GROUP BY ALL ORDER BY 2 DESC
-    """).fetchall()
-    report.rejected_by_reason = {str(code): int(n) for code, n in reasons}
-    report.rejected = _count(con, f"SELECT count(*) FROM {STAGED} WHERE NOT _ok")
+    report.rejected = _count(con, f"SELECT count(*) FROM {STAGED} WHERE NOT {OK}")
+    if report.rejected:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE file_rejects AS {merge.reasons_sql(schema, parse)};
+            INSERT INTO import_rejects SELECT {literal(probed.checksum)}, {literal(report.file)},
+                _line, e.column, e.reason, _raw FROM file_rejects
+        """)
+        reasons = con.execute("SELECT e.code, count(DISTINCT _line) FROM file_rejects "
+                              "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
+        report.rejected_by_reason = {str(code): int(n) for code, n in reasons}
+        con.execute("DROP TABLE file_rejects")
     if schema.kind is RecordKind.CUSTOMERS:
         report.customers_without_email = _count(
-            con, f"SELECT count(*) FROM {STAGED} WHERE _ok AND email IS NULL")
+            con, f"SELECT count(*) FROM {STAGED} WHERE {OK} AND email IS NULL")
     if schema.kind is RecordKind.ORDERS:
         scope = "o.store_code" if rules_for(instance).store_scoped_customer_ids else "''"
         report.orders_without_customer = _count(con, f"""
-            SELECT count(*) FROM {STAGED} o WHERE o._ok AND NOT EXISTS (
+            SELECT count(*) FROM {STAGED} o WHERE {loads("o")} AND NOT EXISTS (
                 SELECT 1 FROM customers c WHERE c.scope_store = {scope} AND c.user_id = o.user_id)
         """)
         con.execute(f"CREATE OR REPLACE TEMP TABLE batch_orders AS "
-                    f"SELECT store_code, order_number FROM {STAGED} WHERE _ok")
+                    f"SELECT store_code, order_number FROM {STAGED} WHERE {OK}")
     return report
 
 

@@ -13,7 +13,7 @@ from clientela.ingest.sql import literal, string_list
 from clientela.schema import Field, FieldType
 
 LOCAL_FORMATS = [
-    "%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d", "%Y-%m-%d %H:%M",
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M",
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
     "%Y-%m-%dT%H:%M:%S.%f",
 ]
@@ -39,6 +39,9 @@ class Rules:
 class FieldSql:
     value: str
     error: str | None
+    """The `{column, code, reason}` struct when the cell is wrong, else NULL."""
+    bad: str | None
+    """A cheap boolean: is the cell wrong? (Reasons are built only for the rows that are.)"""
 
 
 def error_struct(column: str | None, code: str, reason: str) -> str:
@@ -55,19 +58,33 @@ class _Checks:
     def __init__(self, field: Field) -> None:
         self.field = field
         self.whens: list[str] = []
+        self.bad: list[str] = []
+        self.ok: str | None = None
 
     def add(self, condition: str, code: str, reason: str) -> None:
         self.whens.append(f"WHEN {condition} THEN {error_struct(self.field.name, code, reason)}")
+        if not self.ok:
+            self.bad.append(f"coalesce({condition}, false)")
 
     def ok_when(self, condition: str) -> None:
+        """Cells meeting `condition` are fine; the checks after it only explain why not."""
         self.whens.append(f"WHEN {condition} THEN NULL")
+        self.bad.append(f"NOT coalesce({condition}, false)")
+        self.ok = condition
 
     def sql(self) -> str | None:
         return "CASE " + " ".join(self.whens) + " END" if self.whens else None
 
+    def bad_sql(self) -> str | None:
+        return "(" + " OR ".join(self.bad) + ")" if self.bad else None
 
-def field_sql(field: Field, cell: str, rules: Rules) -> FieldSql:
-    """`cell` is an SQL expression for the trimmed cell text, NULL when empty or absent."""
+
+def field_sql(field: Field, cell: str, typed: str, rules: Rules) -> FieldSql:
+    """`cell` is an SQL expression for the trimmed cell text, NULL when empty or absent.
+
+    `typed` names the column holding the typed value: the checks read it rather than compute
+    the value a second time.
+    """
     checks = _Checks(field)
     if field.required:
         checks.add(f"{cell} IS NULL", "required", literal(f"{field.name} is required but empty"))
@@ -75,12 +92,12 @@ def field_sql(field: Field, cell: str, rules: Rules) -> FieldSql:
         case FieldType.TEXT if field.name == "Status":
             value = f"coalesce(lower({cell}), {literal(rules.default_status)})"
             known = ", ".join(rules.statuses)
-            checks.add(f"NOT list_contains({string_list(rules.statuses)}, {value})",
+            checks.add(f"NOT list_contains({string_list(rules.statuses)}, {typed})",
                        "unknown_status", f"{_quoted(cell)} || "
                        f"{literal(f' is not a status of the order pipeline ({known})')}")
         case FieldType.TEXT if field.name == "Currency":
             value = f"coalesce(upper({cell}), {literal(rules.currency)})"
-            checks.add(f"NOT regexp_full_match({value}, '[A-Z]{{3}}')", "bad_currency",
+            checks.add(f"NOT regexp_full_match({typed}, '[A-Z]{{3}}')", "bad_currency",
                        f"{_quoted(cell)} || ' is not an ISO 4217 currency code'")
         case FieldType.TEXT:
             value = cell
@@ -95,25 +112,29 @@ def field_sql(field: Field, cell: str, rules: Rules) -> FieldSql:
             value = _decimal(field, cell, checks)
         case FieldType.INTEGER:
             value = f"TRY_CAST({cell} AS INTEGER)"
-            checks.add(f"{value} IS NULL AND {cell} IS NOT NULL", "not_integer",
+            checks.add(f"{typed} IS NULL AND {cell} IS NOT NULL", "not_integer",
                        f"{_quoted(cell)} || ' is not a whole number'")
         case FieldType.DATE:
             value = f"try_strptime({cell}, {string_list(DATE_FORMATS)})::DATE"
-            checks.add(f"{value} IS NULL AND {cell} IS NOT NULL", "not_date",
+            checks.add(f"{typed} IS NULL AND {cell} IS NOT NULL", "not_date",
                        f"{_quoted(cell)} || ' is not a date (dd/mm/yyyy or yyyy-mm-dd)'")
         case FieldType.DATETIME:
             zoned = f"regexp_replace({cell}, 'Z$', '+00:00')"
+            # One try_strptime per format: DuckDB's list form misreads %z offsets in
+            # sessions set to some DST zones (America/Santiago: one hour off).
+            with_offset = ", ".join(f"try_strptime({zoned}, {literal(f)})"
+                                    for f in OFFSET_FORMATS)
             value = (
                 f"CASE WHEN regexp_matches({cell}, {literal(OFFSET_PATTERN)}) "
-                f"THEN try_strptime({zoned}, {string_list(OFFSET_FORMATS)}) "
+                f"THEN coalesce({with_offset}) "
                 f"ELSE timezone({literal(rules.timezone)}, "
                 f"try_strptime({cell}, {string_list(LOCAL_FORMATS)})) END"
             )
-            checks.add(f"{value} IS NULL AND {cell} IS NOT NULL", "not_date",
+            checks.add(f"{typed} IS NULL AND {cell} IS NOT NULL", "not_date",
                        f"{_quoted(cell)} || ' is not a date (dd/mm/yyyy [HH:MM[:SS]] or ISO 8601)'")
         case _:
             raise AssertionError(field.type)
-    return FieldSql(value, checks.sql())
+    return FieldSql(value, checks.sql(), checks.bad_sql())
 
 
 def _decimal(field: Field, cell: str, checks: _Checks) -> str:
@@ -129,4 +150,5 @@ def _decimal(field: Field, cell: str, checks: _Checks) -> str:
                f"{_quoted(cell)} || ' does not fit {field.name} {kind} (at most {whole} digits "
                f"before the dot and {field.scale} after)'")
     checks.add("true", "not_decimal", f"{_quoted(cell)} || ' is not a decimal number'")
-    return f"CASE WHEN {fits} THEN {cell}::DECIMAL({field.precision},{field.scale}) END"
+    # Rows whose cell does not fit are rejected, so a plain cast is enough for the value.
+    return f"TRY_CAST({cell} AS DECIMAL({field.precision},{field.scale}))"

@@ -14,7 +14,7 @@ import duckdb
 
 from clientela.ingest.fields import error_struct
 from clientela.ingest.sql import literal
-from clientela.ingest.stage import STAGED
+from clientela.ingest.stage import OK, STAGED, Parse, loads
 from clientela.schema import RecordKind, RecordSchema
 
 STORAGE_KEYS: dict[RecordKind, tuple[str, ...]] = {
@@ -43,56 +43,53 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _reject(con: duckdb.DuckDBPyConnection, where: str, error: str) -> None:
-    con.execute(f"UPDATE {STAGED} SET _ok = false, _errors = list_append(_errors, {error}) "
-                f"WHERE _ok AND ({where})")
-
-
 def reject_duplicate_keys(con: duckdb.DuckDBPyConnection, schema: RecordSchema) -> None:
+    """A key sent twice in one file: the last line wins, the earlier ones are rejected."""
     keys = STORAGE_KEYS[schema.kind]
     key_list = ", ".join(keys)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE duplicate_keys AS
-        SELECT {key_list}, max(_line) AS kept_line FROM {STAGED} WHERE _ok
+        SELECT {key_list}, max(_line) AS kept_line FROM {STAGED} WHERE {OK}
         GROUP BY {key_list} HAVING count(*) > 1
     """)
-    if not _scalar(con, "SELECT count(*) FROM duplicate_keys"):
-        return
-    shown = " || ', ' || ".join(f"coalesce({k}::VARCHAR, '')" for k in keys
-                                if k != "scope_store")
-    names = ", ".join(f.name for f in schema.fields if f.column in keys) or "UserId"
-    reason = (f"'duplicate key ({names}) = (' || {shown} || "
-              "'): superseded by line ' || d.kept_line")
-    con.execute(f"""
-        UPDATE {STAGED} SET _ok = false,
-            _errors = list_append(_errors, {error_struct(None, 'duplicate_key', reason)})
-        FROM duplicate_keys d
-        WHERE {STAGED}._ok AND {_join(keys, STAGED, 'd')} AND {STAGED}._line < d.kept_line
-    """)
+    if _scalar(con, "SELECT count(*) FROM duplicate_keys"):
+        con.execute(f"""
+            UPDATE {STAGED} SET _superseded_by = d.kept_line FROM duplicate_keys d
+            WHERE NOT {STAGED}._invalid AND NOT {STAGED}._orphan
+              AND {_join(keys, STAGED, 'd')} AND {STAGED}._line < d.kept_line
+        """)
     con.execute("DROP TABLE duplicate_keys")
 
 
-def reject_orphans(con: duckdb.DuckDBPyConnection, schema: RecordSchema) -> None:
-    """Lines and categories whose order (or line) is neither in this batch nor loaded before."""
-    if schema.kind not in (RecordKind.ORDER_LINES, RecordKind.ORDER_LINE_CATEGORIES):
-        return
-    order_keys = ("store_code", "order_number")
+def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
+    """`_line, _raw, e` (one row per error) for every staged row that does not load."""
+    keys = STORAGE_KEYS[schema.kind]
+    shown = " || ', ' || ".join(f"coalesce(s.{k}::VARCHAR, '')" for k in keys
+                                if k != "scope_store")
+    names = ", ".join(f.name for f in schema.fields if f.column in keys)
+    duplicate = error_struct(None, "duplicate_key", f"'duplicate key ({names}) = (' || {shown} "
+                             "|| '): superseded by line ' || s._superseded_by")
     unknown_order = error_struct(
         "OrderNumber", "unknown_order",
-        "'unknown order (StoreCode, OrderNumber) = (' || store_code || ', ' || order_number || "
-        "'): not in this batch''s Orders nor loaded before'",
-    )
-    _reject(con, f"NOT EXISTS (SELECT 1 FROM orders o WHERE {_join(order_keys, 'o', STAGED)})",
-            unknown_order)
+        "'unknown order (StoreCode, OrderNumber) = (' || s.store_code || ', ' || "
+        "s.order_number || '): not in this batch''s Orders nor loaded before'")
+    orphan = unknown_order
     if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:
-        line_keys = (*order_keys, "line_number")
         unknown_line = error_struct(
             "LineNumber", "unknown_order_line",
-            "'unknown order line ' || line_number || ' of order (' || store_code || ', ' || "
-            "order_number || '): not in this batch''s OrderDetails nor loaded before'",
-        )
-        _reject(con, f"NOT EXISTS (SELECT 1 FROM order_lines l "
-                     f"WHERE {_join(line_keys, 'l', STAGED)})", unknown_line)
+            "'unknown order line ' || s.line_number || ' of order (' || s.store_code || ', ' "
+            "|| s.order_number || '): not in this batch''s OrderDetails nor loaded before'")
+        orphan = (f"CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.store_code = s.store_code "
+                  f"AND o.order_number = s.order_number) THEN {unknown_line} "
+                  f"ELSE {unknown_order} END")
+    flags = (f"list_concat(r._errors, list_filter([CASE WHEN s._orphan THEN {orphan} END, "
+             f"CASE WHEN s._superseded_by IS NOT NULL THEN {duplicate} END], "
+             "lambda e: e IS NOT NULL))")
+    return f"""
+        SELECT r._line, r._raw, unnest({flags}) AS e
+        FROM ({parse.reasons(f"SELECT _line FROM {STAGED} WHERE NOT {OK}")}) r
+        JOIN {STAGED} s ON s._line = r._line
+    """
 
 
 def merge(con: duckdb.DuckDBPyConnection, schema: RecordSchema, file_name: str, day: date,
@@ -111,7 +108,7 @@ def merge(con: duckdb.DuckDBPyConnection, schema: RecordSchema, file_name: str, 
                t.batch_day, t.source_file, t.source_line,
                concat_ws('|', {", ".join(f"s.{k}" for k in keys)}) AS row_key
         FROM {STAGED} s JOIN {table} t ON {_join(keys, 's', 't')}
-        WHERE s._ok
+        WHERE {OK}
     """)
     counts = MergeCounts()
     counts.unchanged = _scalar(con, "SELECT count(*) FILTER (same) FROM matched")
@@ -131,9 +128,9 @@ def merge(con: duckdb.DuckDBPyConnection, schema: RecordSchema, file_name: str, 
     con.execute(f"""
         INSERT INTO {table}
         SELECT {select} FROM {STAGED} s
-        WHERE s._ok AND NOT EXISTS (SELECT 1 FROM matched m WHERE m._line = s._line AND m.same)
+        WHERE {OK} AND NOT EXISTS (SELECT 1 FROM matched m WHERE m._line = s._line AND m.same)
     """)
-    counts.inserted = _scalar(con, f"SELECT count(*) FROM {STAGED} WHERE _ok") - (
+    counts.inserted = _scalar(con, f"SELECT count(*) FROM {STAGED} WHERE {OK}") - (
         counts.unchanged + counts.replaced)
     con.execute("DROP TABLE matched")
     return counts
@@ -146,8 +143,9 @@ def _remove_stale_categories(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE stale AS
         SELECT t.rowid AS target_row FROM order_line_categories t
-        JOIN (SELECT DISTINCT {key_list} FROM {STAGED} WHERE _ok) s ON {_join(line_keys, 't', 's')}
-        WHERE NOT EXISTS (SELECT 1 FROM {STAGED} n WHERE n._ok AND
+        JOIN (SELECT DISTINCT {key_list} FROM {STAGED} WHERE {OK}) s
+          ON {_join(line_keys, 't', 's')}
+        WHERE NOT EXISTS (SELECT 1 FROM {STAGED} n WHERE {loads("n")} AND
                           {_join((*line_keys, 'category'), 'n', 't')})
     """)
     removed = _scalar(con, "SELECT count(*) FROM stale")

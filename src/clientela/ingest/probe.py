@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-CHUNK = 8 << 20
+CHUNK = 1 << 20
+"""Bytes read at a time; what the probe holds in memory is a few times this."""
 DELIMITERS = ("|", ";", "\t", ",")
 # Control characters never found in text files; one absent from the file separates nothing,
 # so DuckDB hands each physical line over whole and its row number is the line number.
@@ -92,7 +93,8 @@ def probe(path: Path, scratch: Path, progress: Progress | None = None) -> Probed
                 if len(first) < 65536:
                     first += chunk[: 65536 - len(first)]
                 last = chunk[-1:]
-                if utf8 and not chunk.isascii():
+                # An ASCII chunk is valid UTF-8 on its own, unless a character is pending.
+                if utf8 and (not chunk.isascii() or decoder.getstate()[0]):
                     try:
                         decoder.decode(chunk)
                     except UnicodeDecodeError:

@@ -1,9 +1,10 @@
-"""Read one daily file into a checked staging table: one row per record, typed, with its errors.
+"""Read one daily file into a checked staging table: one row per record, typed and flagged.
 
 DuckDB reads the file one physical line per row (with a separator the file never holds), so
 every record keeps its exact line number and raw text for the rejects file. Lines are split on
 the delimiter in SQL; the few lines holding quotes take a CSV-exact regular expression, and a
-quoted field spanning lines is stitched back together.
+quoted field spanning lines is stitched back together. The staging pass computes only cheap
+flags; the reasons (file, line, column, why) are built afterwards for the flagged rows alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 
 import duckdb
 
-from clientela.ingest.fields import FieldSql, Rules, error_struct, field_sql
+from clientela.ingest.fields import Rules, error_struct, field_sql
 from clientela.ingest.header import HeaderMap
 from clientela.ingest.probe import ProbedFile
 from clientela.ingest.sql import ident, literal
@@ -20,7 +21,18 @@ from clientela.schema import RecordKind, RecordSchema
 
 MAX_LINES_IN_QUOTED_FIELD = 50
 STAGED = "staged"
-"""The checked staging table: `_line`, `_raw`, `_errors`, `_ok`, typed columns, `row_hash`."""
+"""The staging table: `_line`, typed columns, `row_hash`, and the flags of `OK`."""
+
+
+def loads(alias: str = "") -> str:
+    """The condition for a row of `staged` to load."""
+    p = f"{alias}." if alias else ""
+    return f"(NOT {p}_invalid AND NOT {p}_orphan AND {p}_superseded_by IS NULL)"
+
+
+OK = loads()
+RECORDS = "records"
+"""`records(line, raw)`: every non-blank record after the header (a view or a table)."""
 
 
 def _regex_delimiter(delimiter: str) -> str:
@@ -28,8 +40,9 @@ def _regex_delimiter(delimiter: str) -> str:
 
 
 def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_length: int) -> int:
-    """Create `records(line, raw)`: every non-blank record after the header."""
-    con.execute("DROP TABLE IF EXISTS raw_lines; DROP TABLE IF EXISTS records")
+    """Make `records(line, raw)` and return how many there are."""
+    con.execute(f"DROP VIEW IF EXISTS {RECORDS}; DROP TABLE IF EXISTS {RECORDS}; "
+                "DROP TABLE IF EXISTS raw_lines")
     con.execute(
         "CREATE TEMP TABLE raw_lines AS SELECT raw FROM read_csv(?, "
         f"delim = {literal(probed.line_reader_separator)}, quote = '', escape = '', "
@@ -40,10 +53,11 @@ def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_le
     # Inside a transaction row ids start at a large offset; lines count from the first one.
     first = con.execute("SELECT coalesce(min(rowid), 0) FROM raw_lines").fetchone()
     numbered = f"(SELECT rowid - {first[0] if first else 0} + 1 AS line, raw FROM raw_lines)"
+    content = "line > 1 AND raw IS NOT NULL AND trim(raw) <> ''"
     # A quoted field holding a line break shows as two lines with an odd number of quotes;
     # pair them up and glue the lines between back into one record.
     con.execute(f"""
-        CREATE TEMP TABLE quoted_spans AS
+        CREATE OR REPLACE TEMP TABLE quoted_spans AS
         SELECT start_line, end_line FROM (
             SELECT line AS start_line, lead(line) OVER (ORDER BY line) AS end_line,
                    row_number() OVER (ORDER BY line) AS n
@@ -51,20 +65,29 @@ def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_le
             WHERE contains(raw, '"') AND (length(raw) - length(replace(raw, '"', ''))) % 2 = 1
         ) WHERE n % 2 = 1 AND end_line - start_line <= {MAX_LINES_IN_QUOTED_FIELD}
     """)
-    con.execute(f"""
-        CREATE TEMP TABLE records AS
-        SELECT line, raw FROM {numbered} raw_lines
-        WHERE line > 1 AND raw IS NOT NULL AND trim(raw) <> ''
-          AND NOT EXISTS (SELECT 1 FROM quoted_spans s
-                          WHERE raw_lines.line BETWEEN s.start_line AND s.end_line)
-        UNION ALL
-        SELECT s.start_line, string_agg(r.raw, chr(10) ORDER BY r.line)
-        FROM quoted_spans s JOIN {numbered} r ON r.line BETWEEN s.start_line AND s.end_line
-        GROUP BY s.start_line
-    """)
-    con.execute("DROP TABLE raw_lines; DROP TABLE quoted_spans")
-    row = con.execute("SELECT count(*) FROM records").fetchone()
+    spans = con.execute("SELECT count(*) FROM quoted_spans").fetchone()
+    if spans and spans[0]:
+        con.execute(f"""
+            CREATE TEMP TABLE {RECORDS} AS
+            SELECT line, raw FROM {numbered} raw_lines
+            WHERE {content} AND NOT EXISTS (SELECT 1 FROM quoted_spans s
+                              WHERE raw_lines.line BETWEEN s.start_line AND s.end_line)
+            UNION ALL
+            SELECT s.start_line, string_agg(r.raw, chr(10) ORDER BY r.line)
+            FROM quoted_spans s JOIN {numbered} r ON r.line BETWEEN s.start_line AND s.end_line
+            GROUP BY s.start_line
+        """)
+    else:
+        con.execute(f"CREATE TEMP VIEW {RECORDS} AS SELECT line, raw FROM {numbered} "
+                    f"WHERE {content}")
+    con.execute("DROP TABLE quoted_spans")
+    row = con.execute(f"SELECT count(*) FROM {RECORDS}").fetchone()
     return int(row[0]) if row else 0
+
+
+def drop_records(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"DROP VIEW IF EXISTS {RECORDS}; DROP TABLE IF EXISTS {RECORDS}; "
+                "DROP TABLE IF EXISTS raw_lines")
 
 
 def _split_sql(delimiter: str) -> tuple[str, str]:
@@ -85,95 +108,134 @@ def _split_sql(delimiter: str) -> tuple[str, str]:
     return fields, well_formed
 
 
-def stage(con: duckdb.DuckDBPyConnection, probed: ProbedFile, schema: RecordSchema,
-          header: HeaderMap, rules: Rules) -> None:
-    """Create the staging table from `records`; rows with `_ok` false carry their `_errors`."""
-    fields, well_formed = _split_sql(probed.delimiter)
-    cells = [f"nullif(trim(f[{position}]), '') AS {ident('c_' + name)}"
-             for name, position in header.positions.items()]
-    cells += [f"nullif(trim(f[{position}]), '') AS {ident(f'x_{position}')}"
-              for _, position in header.extras]
-    columns: list[str] = []
-    quoting = error_struct(None, "malformed_quoting", "'malformed quoting: a quoted field must "
-                           "be closed and followed by the delimiter'")
-    width = error_struct(None, "field_count",
-                         f"'has ' || _width || ' fields; the header has {header.width}'")
-    errors = [f"CASE WHEN NOT _well_formed THEN {quoting} "
-              f"WHEN _width <> {header.width} THEN {width} END"]
-    for field in schema.fields:
-        position = header.position(field)
-        cell = ident("c_" + field.name) if position else "NULL::VARCHAR"
-        sql: FieldSql = field_sql(field, cell, rules)
-        columns.append(f"{sql.value} AS {ident(field.column)}")
-        if sql.error:
-            errors.append(f"CASE WHEN _width = {header.width} AND _well_formed THEN "
-                          f"{sql.error} END")
-    columns += _extra_columns(schema, header, rules, errors)
-    content = [field.column for field in schema.fields] + _extra_names(schema, header)
+class Parse:
+    """The SQL reading `records` into typed columns, with flags or with reasons."""
+
+    def __init__(self, probed: ProbedFile, schema: RecordSchema, header: HeaderMap,
+                 rules: Rules) -> None:
+        self.schema, self.header, self.rules = schema, header, rules
+        self.fields_sql, self.well_formed = _split_sql(probed.delimiter)
+        self.columns: list[str] = []
+        self.errors: list[str] = []
+        self.bad: list[str] = []
+        width = header.width
+        quoting = error_struct(None, "malformed_quoting", "'malformed quoting: a quoted field "
+                               "must be closed and followed by the delimiter'")
+        wrong_width = error_struct(None, "field_count",
+                                   f"'has ' || _width || ' fields; the header has {width}'")
+        self.errors.append(f"CASE WHEN NOT _well_formed THEN {quoting} "
+                           f"WHEN _width <> {width} THEN {wrong_width} END")
+        self.bad.append(f"(NOT _well_formed OR _width <> {width})")
+        for field in schema.fields:
+            cell = ident("c_" + field.name) if header.position(field) else "NULL::VARCHAR"
+            sql = field_sql(field, cell, ident(field.column), rules)
+            self.columns.append(f"{sql.value} AS {ident(field.column)}")
+            if sql.error and sql.bad:
+                self.errors.append(f"CASE WHEN _width = {width} AND _well_formed THEN "
+                                   f"{sql.error} END")
+                self.bad.append(sql.bad)
+        self._extra_columns()
+
+    def _typed(self, source: str) -> str:
+        """Cells (`c_*`, `x_*`) and typed columns, side by side, for the checks to read."""
+        cells = [f"nullif(trim(f[{position}]), '') AS {ident('c_' + name)}"
+                 for name, position in self.header.positions.items()]
+        cells += [f"nullif(trim(f[{position}]), '') AS {ident(f'x_{position}')}"
+                  for _, position in self.header.extras]
+        return f"""
+            SELECT *, {", ".join(self.columns)} FROM (
+                SELECT line AS _line, raw AS _raw, len(f) AS _width, _well_formed,
+                       {", ".join(cells)}
+                FROM (SELECT line, raw, {self.fields_sql} AS f,
+                             {self.well_formed} AS _well_formed FROM {source}))
+        """
+
+    def flagged(self) -> str:
+        """Typed rows with `_invalid`, over all records."""
+        names = ", ".join(_alias(column) for column in self.columns)
+        return (f"SELECT _line, {names}, ({' OR '.join(self.bad)}) AS _invalid "
+                f"FROM ({self._typed(RECORDS)})")
+
+    def reasons(self, lines: str) -> str:
+        """`_line, _raw, _errors` for the records whose line is in the `lines` subquery."""
+        source = f"(SELECT * FROM {RECORDS} WHERE line IN ({lines}))"
+        errors = ", ".join(self.errors)
+        return (f"SELECT _line, _raw, list_filter([{errors}], lambda e: e IS NOT NULL) "
+                f"AS _errors FROM ({self._typed(source)})")
+
+    def content_columns(self) -> list[str]:
+        names = [field.column for field in self.schema.fields]
+        if self.schema.kind is RecordKind.CUSTOMERS:
+            names.append("scope_store")
+        names.append("attributes" if self.schema.extra_columns_are_attributes else "extra")
+        return names
+
+    def derived_columns(self) -> list[str]:
+        if self.schema.kind is RecordKind.ORDERS:
+            # The business date is local to the instance, whatever offset the instant came with.
+            return [f"timezone({literal(self.rules.timezone)}, order_ts)::DATE AS order_date"]
+        return []
+
+    def _extra_columns(self) -> None:
+        entries = []
+        for name, position in self.header.extras:
+            cell = ident(f"x_{position}")
+            if self.schema.extra_columns_are_attributes:
+                # Some ERP exporters write a custom attribute as {"Key":"NAME","Value":"v"}.
+                as_json = (f"CASE WHEN starts_with({cell}, '{{') AND json_valid({cell}) "
+                           f"THEN {cell} END")
+                json_key = f"json_extract_string({as_json}, '$.Key')"
+                key = f"coalesce({json_key}, {literal(name)})"
+                value = (f"CASE WHEN {json_key} IS NOT NULL THEN "
+                         f"json_extract_string({as_json}, '$.Value') ELSE {cell} END")
+            else:
+                key, value = literal(name), cell
+            entries.append(f"{{'key': {key}, 'value': {value}}}")
+        target = "attributes" if self.schema.extra_columns_are_attributes else "extra"
+        listed = f"[{', '.join(entries)}]"
+        # Keep the last entry of a name sent twice (a column and a {"Key"} cell naming it).
+        later = (f"list_filter(list_slice({listed}, i + 1, {len(entries)}), "
+                 "lambda x: x.value IS NOT NULL)")
+        mapped = (f"map_from_entries(list_filter({listed}, lambda e, i: e.value IS NOT NULL "
+                  f"AND NOT list_contains(list_transform({later}, lambda x: x.key), e.key)))"
+                  if entries else "MAP {}::MAP(VARCHAR, VARCHAR)")
+        self.columns.append(f"{mapped} AS {target}")
+        if self.schema.kind is not RecordKind.CUSTOMERS:
+            return
+        store = ident("c_StoreCode") if "StoreCode" in self.header.positions else "NULL::VARCHAR"
+        if not self.rules.store_scoped_customer_ids:
+            self.columns.append("'' AS scope_store")
+            return
+        self.columns.append(f"coalesce({store}, '') AS scope_store")
+        required = error_struct("StoreCode", "required", "'StoreCode is required: this "
+                                "instance numbers customer ids per store'")
+        self.errors.append(f"CASE WHEN {store} IS NULL AND _width = {self.header.width} "
+                           f"THEN {required} END")
+        self.bad.append(f"({store} IS NULL)")
+
+
+def _alias(column_sql: str) -> str:
+    """The name an `expression AS "name"` select item gives its column."""
+    return column_sql.rsplit(" AS ", 1)[1]
+
+
+def stage(con: duckdb.DuckDBPyConnection, parse: Parse) -> None:
+    """Create `staged` from `records`; lines and categories are checked against known orders."""
+    content = ", ".join("t." + ident(c) for c in parse.content_columns())
+    extra = ", ".join(["NULL::BIGINT AS _superseded_by", *parse.derived_columns()])
+    orphan = "false"
+    join = ""
+    kind = parse.schema.kind
+    if kind in (RecordKind.ORDER_LINES, RecordKind.ORDER_LINE_CATEGORIES):
+        parent, keys = (("orders", ("store_code", "order_number"))
+                        if kind is RecordKind.ORDER_LINES else
+                        ("order_lines", ("store_code", "order_number", "line_number")))
+        on = " AND ".join(f"p.{k} = t.{k}" for k in keys)
+        join = f"LEFT JOIN (SELECT {', '.join(keys)} FROM {parent}) p ON {on}"
+        orphan = f"NOT t._invalid AND p.{keys[0]} IS NULL"
     con.execute(f"DROP TABLE IF EXISTS {STAGED}")
     con.execute(f"""
         CREATE TEMP TABLE {STAGED} AS
-        SELECT *, {", ".join(["len(_errors) = 0 AS _ok", *_derived_columns(schema, rules)])},
-               hash({", ".join(ident(c) for c in content)}) AS row_hash
-        FROM (
-            SELECT _line, _raw, {", ".join(columns)},
-                   list_filter([{", ".join(errors)}], lambda e: e IS NOT NULL) AS _errors
-            FROM (
-                SELECT line AS _line, raw AS _raw, len(f) AS _width,
-                       _well_formed, {", ".join(cells)}
-                FROM (SELECT line, raw, {fields} AS f, {well_formed} AS _well_formed
-                      FROM records)
-            )
-        )
+        SELECT t.*, {orphan} AS _orphan, hash({content}) AS row_hash, {extra}
+        FROM ({parse.flagged()}) t {join}
     """)
-
-
-def _extra_names(schema: RecordSchema, header: HeaderMap) -> list[str]:
-    names = ["attributes" if schema.extra_columns_are_attributes else "extra"]
-    if schema.kind is RecordKind.CUSTOMERS:
-        names.insert(0, "scope_store")
-    return names
-
-
-def _derived_columns(schema: RecordSchema, rules: Rules) -> list[str]:
-    if schema.kind is RecordKind.ORDERS:
-        # The business date is local to the instance, whatever offset the instant was sent with.
-        return [f"timezone({literal(rules.timezone)}, order_ts)::DATE AS order_date"]
-    return []
-
-
-def _extra_columns(schema: RecordSchema, header: HeaderMap, rules: Rules,
-                   errors: list[str]) -> list[str]:
-    entries = []
-    for name, position in header.extras:
-        cell = ident(f"x_{position}")
-        if schema.extra_columns_are_attributes:
-            # Some ERP exporters write a custom attribute as {"Key":"NAME","Value":"v"}.
-            as_json = f"CASE WHEN starts_with({cell}, '{{') AND json_valid({cell}) THEN {cell} END"
-            json_key = f"json_extract_string({as_json}, '$.Key')"
-            key = f"coalesce({json_key}, {literal(name)})"
-            value = (f"CASE WHEN {json_key} IS NOT NULL THEN "
-                     f"json_extract_string({as_json}, '$.Value') ELSE {cell} END")
-        else:
-            key, value = literal(name), cell
-        entries.append(f"{{'key': {key}, 'value': {value}}}")
-    target = "attributes" if schema.extra_columns_are_attributes else "extra"
-    listed = f"[{', '.join(entries)}]"
-    # Keep the last entry of a name sent twice (a column and a {"Key"} cell naming it).
-    later = (f"list_filter(list_slice({listed}, i + 1, {len(entries)}), "
-             "lambda x: x.value IS NOT NULL)")
-    mapped = (f"map_from_entries(list_filter({listed}, lambda e, i: e.value IS NOT NULL AND NOT "
-              f"list_contains(list_transform({later}, lambda x: x.key), e.key)))"
-              if entries else "MAP {}::MAP(VARCHAR, VARCHAR)")
-    columns = [f"{mapped} AS {target}"]
-    if schema.kind is RecordKind.CUSTOMERS:
-        store = ident("c_StoreCode") if "StoreCode" in header.positions else "NULL::VARCHAR"
-        if rules.store_scoped_customer_ids:
-            columns.append(f"coalesce({store}, '') AS scope_store")
-            required = error_struct("StoreCode", "required", "'StoreCode is required: this "
-                                    "instance numbers customer ids per store'")
-            errors.append(f"CASE WHEN {store} IS NULL AND _width = {header.width} "
-                          f"THEN {required} END")
-        else:
-            columns.append("'' AS scope_store")
-    return columns

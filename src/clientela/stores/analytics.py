@@ -34,8 +34,16 @@ def connect(instance: Instance, *, read_only: bool = False) -> duckdb.DuckDBPyCo
             ) from None
         raise
     con.execute(f"SET TimeZone = '{instance.settings.instance.timezone}'")
-    if not read_only:
-        migrate(con, str(instance.analytics_path))
+    con.execute("SET enable_progress_bar = false")
+    try:
+        if read_only:
+            check_not_newer(STORE, instance.analytics_path, schema_version(con),
+                            len(migrations_for(STORE)))
+        else:
+            migrate(con, str(instance.analytics_path))
+    except BaseException:
+        con.close()  # a refused store must not stay open (and locked) in this process
+        raise
     return con
 
 

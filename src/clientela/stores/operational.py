@@ -17,7 +17,11 @@ def connect(instance: Instance) -> sqlite3.Connection:
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = NORMAL")
     con.execute("PRAGMA foreign_keys = ON")
-    migrate(con, str(instance.operational_path))
+    try:
+        migrate(con, str(instance.operational_path))
+    except BaseException:
+        con.close()
+        raise
     return con
 
 

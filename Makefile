@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh machine with Python 3.11: `make demo` and `make test`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+UV := .cache/uv/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_HOME := $(CURDIR)/demo-data
+
+.PHONY: install test lint demo bench clean
+
+$(UV):
+	$(PY) -m venv .cache/uv
+	.cache/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PY)
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -n 2 -q
+
+demo: install
+	rm -rf $(DEMO_HOME)
+	$(BIN)/clientela generate $(DEMO_HOME)/files --customers 20000 --days 365 --seed 42 \
+		--truth $(DEMO_HOME)/truth.csv
+	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela init demo --timezone America/Santiago \
+		--currency CLP --store-scoped-customer-ids
+	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela import $(DEMO_HOME)/files/ICOMMKT_* --instance demo
+	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela import $(DEMO_HOME)/files/resent --instance demo
+	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela status --instance demo
+	@echo
+	@echo "Demo instance ready in $(DEMO_HOME)/demo:"
+	@echo "  analytics store   $(DEMO_HOME)/demo/analytics.duckdb (tables customers, orders, order_lines, order_line_categories)"
+	@echo "  import reports    $(DEMO_HOME)/demo/reports/YYYYMMDD/*.report.json and *.rejects.csv"
+	@echo "  archived files    $(DEMO_HOME)/demo/archive/"
+	@echo "Try: CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela status --instance demo"
+
+bench: install
+	$(BIN)/python bench/import_bench.py
+
+clean:
+	rm -rf $(VENV) .cache demo-data bench/data .pytest_cache .mypy_cache .ruff_cache
