@@ -55,7 +55,8 @@ def phase_floor(folder: Path) -> dict[str, float]:
     for schema in RECORDS:
         pattern = str(folder / f"ICOMMKT_{schema.file_tag}_BENCH_*.txt")
         con.execute(f"CREATE TABLE {schema.table} AS SELECT * FROM read_csv('{pattern}', "
-                    "delim = '|', header = true, union_by_name = true, encoding = 'latin-1')")
+                    "delim = '|', header = true, union_by_name = true, all_varchar = true, "
+                    "ignore_errors = true)")
         rows[schema.table] = con.execute(f"SELECT count(*) FROM {schema.table}").fetchone()[0]
     seconds = time.monotonic() - started
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), **rows}

@@ -77,7 +77,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: InboxFile,
-               probed: ProbedFile | FileRefusedError, loaded_at: datetime, step: Step) -> FileReport:
+               probed: ProbedFile | FileRefusedError, loaded_at: datetime,
+               step: Step) -> FileReport:
     schema = inbox_file.schema
     report = FileReport(file=inbox_file.path.name, outcome="loaded", kind=schema.kind.value,
                         day=inbox_file.day.isoformat())

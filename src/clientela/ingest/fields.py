@@ -143,7 +143,8 @@ def _decimal(field: Field, cell: str, checks: _Checks) -> str:
     kind = f"dec({field.precision},{field.scale})"
     fits = f"regexp_full_match({cell}, '-?[0-9]{{1,{whole}}}(\\.[0-9]{{1,{field.scale}}})?')"
     checks.ok_when(f"{cell} IS NULL OR {fits}")
-    checks.add(f"regexp_full_match({cell}, '-?[0-9]{{1,3}}(\\.[0-9]{{3}})*,[0-9]+')",
+    # `1.234,56` and `1234,56`: a comma as decimal separator, with or without dots grouping.
+    checks.add(f"regexp_full_match({cell}, '-?([0-9]{{1,3}}(\\.[0-9]{{3}})*|[0-9]+),[0-9]+')",
                "decimal_comma", f"{_quoted(cell)} || ' uses a comma as decimal separator; write "
                "it with a dot and no thousands separator (1234.56)'")
     checks.add(f"regexp_full_match({cell}, '-?[0-9]+(\\.[0-9]+)?')", "decimal_range",

@@ -100,7 +100,8 @@ def _load_days(con: duckdb.DuckDBPyConnection, instance: Instance, result: Impor
         for inbox_file in files:
             progress.file(inbox_file.path.name, inbox_file.path.stat().st_size)
             try:
-                probed[inbox_file.path] = probe(inbox_file.path, scratch, progress.advance)
+                probed[inbox_file.path] = probe(inbox_file.path, scratch, progress.advance,
+                                                instance.settings.files.max_line_length)
             except FileRefusedError as refused:
                 probed[inbox_file.path] = refused
         reports = load_batch(con, instance, day, files, probed, progress.step)

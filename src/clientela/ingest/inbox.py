@@ -94,14 +94,25 @@ def _receive_zip(instance: Instance, path: Path, prefix: str) -> list[FileReport
             try:
                 parse_daily_file_name(name, instance.name, prefix)
             except FileNameError as error:
-                refused.append(FileReport(file=f"{path.name}:{name}", outcome="refused",
-                                          message=str(error), bytes=member.file_size))
+                # Like a loose file with a wrong name: a copy and a report in rejected/.
+                folder = instance.rejected / "unnamed"
+                folder.mkdir(parents=True, exist_ok=True)
+                _extract(archive, member, free_path(folder, name, None))
+                report = FileReport(file=f"{path.name}:{name}", outcome="refused",
+                                    message=str(error), bytes=member.file_size)
+                report.report_path = str(folder / (name + ".report.json"))
+                write_json(Path(report.report_path), report.to_json())
+                refused.append(report)
                 continue
-            partial = instance.inbox / (name + ".part")
-            with archive.open(member) as source, partial.open("wb") as target:
-                shutil.copyfileobj(source, target, 8 << 20)
-            partial.replace(instance.inbox / name)
+            _extract(archive, member, instance.inbox / name)
     return refused
+
+
+def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) -> None:
+    partial = target.with_name(target.name + ".part")
+    with archive.open(member) as source, partial.open("wb") as out:
+        shutil.copyfileobj(source, out, 8 << 20)
+    partial.replace(target)
 
 
 def _refuse(instance: Instance, path: Path, message: str) -> FileReport:
@@ -140,18 +151,22 @@ def plan(con: duckdb.DuckDBPyConnection, files: list[InboxFile]) -> Plan:
     for inbox_file in files:
         by_day.setdefault(inbox_file.day, []).append(inbox_file)
     done = done_days(con)
-    last_done = max(done) if done else None
-    expected = last_done + timedelta(days=1) if last_done else min(by_day, default=None)
+    # The queue goes on after the last day loaded; a day skipped ahead of it (a holiday known
+    # in advance) is passed over when the queue reaches it, not before.
+    loaded = [d for d, state in done.items() if state == "loaded"]
+    expected = _open_day(max(loaded) + timedelta(days=1) if loaded else min(by_day, default=None),
+                         done)
     result = Plan()
     for day in sorted(by_day):
-        if last_done is not None and day <= last_done:
+        if (expected is not None and day < expected) or day in done:
+            # A correction of a day loaded (or skipped) before, or earlier history: loads alone.
             result.loadable.append((day, by_day[day]))
             continue
         kinds = {f.schema.kind for f in by_day[day]}
         missing = [r.file_tag for r in RECORDS if r.kind not in kinds]
         if day == expected and not missing:
             result.loadable.append((day, by_day[day]))
-            expected = day + timedelta(days=1)
+            expected = _open_day(day + timedelta(days=1), done)
             continue
         assert expected is not None
         result.waiting = Waiting(
@@ -161,3 +176,10 @@ def plan(con: duckdb.DuckDBPyConnection, files: list[InboxFile]) -> Plan:
         )
         break
     return result
+
+
+def _open_day(day: date | None, done: dict[date, str]) -> date | None:
+    """`day`, or the first day after it that is neither loaded nor skipped."""
+    while day is not None and day in done:
+        day += timedelta(days=1)
+    return day

@@ -66,14 +66,16 @@ def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
     keys = STORAGE_KEYS[schema.kind]
     shown = " || ', ' || ".join(f"coalesce(s.{k}::VARCHAR, '')" for k in keys
                                 if k != "scope_store")
-    names = ", ".join(f.name for f in schema.fields if f.column in keys)
+    by_column = {f.column: f.name for f in schema.fields}
+    names = ", ".join(by_column[k] for k in keys if k in by_column)  # in the values' order
     duplicate = error_struct(None, "duplicate_key", f"'duplicate key ({names}) = (' || {shown} "
                              "|| '): superseded by line ' || s._superseded_by")
     unknown_order = error_struct(
         "OrderNumber", "unknown_order",
         "'unknown order (StoreCode, OrderNumber) = (' || s.store_code || ', ' || "
         "s.order_number || '): not in this batch''s Orders nor loaded before'")
-    orphan = unknown_order
+    # Only lines and categories can be orphans (and only they have both columns).
+    orphan = unknown_order if schema.kind is RecordKind.ORDER_LINES else "NULL"
     if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:
         unknown_line = error_struct(
             "LineNumber", "unknown_order_line",

@@ -68,8 +68,10 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def probe(path: Path, scratch: Path, progress: Progress | None = None) -> ProbedFile:
-    """Read the file once; refuse it whole when it is empty, not gzip, or has no header line."""
+def probe(path: Path, scratch: Path, progress: Progress | None = None,
+          max_line_length: int | None = None) -> ProbedFile:
+    """Read the file once; refuse it whole when it is empty, not gzip, has no header line, or
+    has a line longer than `max_line_length` bytes."""
     checksum = hashlib.sha256()
     compressed = path.name.lower().endswith(".gz")
     if compressed:
@@ -83,12 +85,23 @@ def probe(path: Path, scratch: Path, progress: Progress | None = None) -> Probed
     first = b""
     last = b""
     size = 0
+    pending = 0
+    """Bytes of the line still open at the end of the chunks read so far."""
     try:
         with _open(path) as stream:
             for chunk in _chunks(stream):
                 if not compressed:
                     checksum.update(chunk)
                 size += len(chunk)
+                if max_line_length:
+                    at = _overlong_line(chunk, pending, max_line_length)
+                    if at is not None:
+                        line = lines + chunk.count(b"\n", 0, at) + 1
+                        raise FileRefusedError(
+                            f"line {line:,} is longer than "
+                            f"{max_line_length:,} bytes (max_line_length in clientela.toml)")
+                    newline = chunk.rfind(b"\n")
+                    pending = pending + len(chunk) if newline < 0 else len(chunk) - newline - 1
                 lines += chunk.count(b"\n")
                 if len(first) < 65536:
                     first += chunk[: 65536 - len(first)]
@@ -133,6 +146,26 @@ def probe(path: Path, scratch: Path, progress: Progress | None = None) -> Probed
         _transcode(path, readable)
     return ProbedFile(path, readable, checksum.hexdigest(), size, encoding, lines, header,
                       delimiter, min(absent))
+
+
+def _overlong_line(chunk: bytes, pending: int, limit: int) -> int | None:
+    """A position in `chunk` inside a line longer than `limit` bytes, if there is one.
+
+    `pending` bytes of the chunk's first line came in earlier chunks. Jumps a window of
+    `limit` bytes at a time, so a chunk of short lines costs a handful of `rfind`s.
+    """
+    first = chunk.find(b"\n")
+    if pending + (len(chunk) if first < 0 else first) > limit:
+        return 0
+    if first < 0:
+        return None
+    start = first + 1
+    while len(chunk) - start > limit:
+        newline = chunk.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return start
+        start = newline + 1
+    return None
 
 
 def detect_delimiter(header: str) -> str:

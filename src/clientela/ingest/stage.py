@@ -41,29 +41,36 @@ def _regex_delimiter(delimiter: str) -> str:
 
 def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_length: int) -> int:
     """Make `records(line, raw)` and return how many there are."""
-    con.execute(f"DROP VIEW IF EXISTS {RECORDS}; DROP TABLE IF EXISTS {RECORDS}; "
-                "DROP TABLE IF EXISTS raw_lines")
+    drop_records(con)
     con.execute(
         "CREATE TEMP TABLE raw_lines AS SELECT raw FROM read_csv(?, "
         f"delim = {literal(probed.line_reader_separator)}, quote = '', escape = '', "
         "header = false, auto_detect = false, columns = {'raw': 'VARCHAR'}, "
-        f"strict_mode = false, max_line_size = {max_line_length})",
+        # The probe refused lines over max_line_length (counted as delivered); transcoding
+        # from Windows-1252 can make a line up to 3 times longer.
+        f"strict_mode = false, max_line_size = {4 * max_line_length + 4})",
         [str(probed.readable)],
     )
     # Inside a transaction row ids start at a large offset; lines count from the first one.
     first = con.execute("SELECT coalesce(min(rowid), 0) FROM raw_lines").fetchone()
     numbered = f"(SELECT rowid - {first[0] if first else 0} + 1 AS line, raw FROM raw_lines)"
     content = "line > 1 AND raw IS NOT NULL AND trim(raw) <> ''"
-    # A quoted field holding a line break shows as two lines with an odd number of quotes;
-    # pair them up and glue the lines between back into one record.
+    # A quoted field holding a line break shows as two lines with an odd number of quotes: one
+    # opening a quoted field it does not close, then one closing it; glue the lines between
+    # back into one record. (A lone quote inside a field, `TV 55" LED`, opens nothing.)
+    opens, closes = _span_patterns(probed.delimiter)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE quoted_spans AS
         SELECT start_line, end_line FROM (
-            SELECT line AS start_line, lead(line) OVER (ORDER BY line) AS end_line,
-                   row_number() OVER (ORDER BY line) AS n
-            FROM {numbered}
-            WHERE contains(raw, '"') AND (length(raw) - length(replace(raw, '"', ''))) % 2 = 1
-        ) WHERE n % 2 = 1 AND end_line - start_line <= {MAX_LINES_IN_QUOTED_FIELD}
+            SELECT line AS start_line, opens, lead(line) OVER (ORDER BY line) AS end_line,
+                   lead(closes) OVER (ORDER BY line) AS next_closes
+            FROM (SELECT line, regexp_full_match(raw, {literal(opens)}) AS opens,
+                         regexp_full_match(raw, {literal(closes)}) AS closes
+                  FROM {numbered}
+                  WHERE contains(raw, '"')
+                    AND (length(raw) - length(replace(raw, '"', ''))) % 2 = 1)
+            WHERE opens OR closes
+        ) WHERE opens AND next_closes AND end_line - start_line <= {MAX_LINES_IN_QUOTED_FIELD}
     """)
     spans = con.execute("SELECT count(*) FROM quoted_spans").fetchone()
     if spans and spans[0]:
@@ -86,8 +93,25 @@ def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_le
 
 
 def drop_records(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP VIEW IF EXISTS {RECORDS}; DROP TABLE IF EXISTS {RECORDS}; "
-                "DROP TABLE IF EXISTS raw_lines")
+    # `DROP VIEW IF EXISTS` fails when the name is a table (and the other way round), and
+    # `records` is either: drop whichever it is.
+    found = con.execute(
+        "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND temporary UNION ALL "
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ? AND temporary",
+        [RECORDS, RECORDS]).fetchall()
+    for (kind,) in found:
+        con.execute(f"DROP {kind} {RECORDS}")
+    con.execute("DROP TABLE IF EXISTS raw_lines")
+
+
+def _span_patterns(delimiter: str) -> tuple[str, str]:
+    """Regular expressions of a line opening a quoted field and of one closing it."""
+    d = _regex_delimiter(delimiter)
+    quoted = '"(?:[^"]|"")*"'
+    plain = f'(?:[^{d}"][^{d}]*)?'
+    opens = f'(?:(?:{quoted}|{plain}){d})*"(?:[^"]|"")*'
+    closes = f'(?:[^"]|"")*"(?:{d}(?:{quoted}|{plain}))*'
+    return opens, closes
 
 
 def _split_sql(delimiter: str) -> tuple[str, str]:

@@ -1,0 +1,227 @@
+"""Store migrations: created at version 1, reopened as is, newer refused, older upgraded."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from clientela.config import Instance
+from clientela.stores import analytics, operational
+from clientela.stores.analytics import StoreBusyError
+from clientela.stores.migrations import Migration, StoreVersionError, migrations_for
+
+DATA_TABLES = {"customers", "orders", "order_lines", "order_line_categories", "import_days",
+               "import_files", "import_rejects", "replaced_rows", "schema_migrations"}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _sqlite(path: Path, sql: str) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_each_store_has_migration_1() -> None:
+    for store in ("analytics", "operational"):
+        migrations = migrations_for(store)
+        assert [(m.version, m.name) for m in migrations] == [(1, "initial")]
+        assert "CREATE TABLE" in migrations[0].sql
+
+
+def test_new_analytics_store_is_at_version_1(instance: Instance) -> None:
+    con = analytics.connect(instance)
+    try:
+        assert analytics.schema_version(con) == 1
+        assert con.execute("SELECT version, name FROM schema_migrations").fetchall() == [
+            (1, "initial")]
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert tables == DATA_TABLES
+        assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+    finally:
+        con.close()
+
+
+def test_new_operational_store_is_at_version_1(instance: Instance) -> None:
+    operational.connect(instance).close()
+
+    path = instance.operational_path
+    assert _sqlite(path, "PRAGMA user_version") == [(1,)]
+    assert _sqlite(path, "SELECT version, name FROM schema_migrations") == [(1, "initial")]
+    assert _sqlite(path, "PRAGMA journal_mode") == [("wal",)]
+    assert ("import_runs",) in _sqlite(path, "SELECT name FROM sqlite_master")
+
+
+def test_reopening_is_a_no_op(instance: Instance) -> None:
+    con = analytics.connect(instance)
+    con.execute("INSERT INTO import_days VALUES ('2025-01-01', 'skipped', now(), 'kept')")
+    applied = con.execute("SELECT * FROM schema_migrations").fetchall()
+    con.close()
+    ops = operational.connect(instance)
+    ops.execute("INSERT INTO import_runs (started_at, outcome) VALUES ('x', 'succeeded')")
+    ops_applied = ops.execute("SELECT * FROM schema_migrations").fetchall()
+    ops.close()
+
+    for _ in range(2):
+        analytics.connect(instance).close()
+        operational.connect(instance).close()
+
+    con = analytics.connect(instance)
+    try:
+        assert con.execute("SELECT * FROM schema_migrations").fetchall() == applied
+        assert con.execute("SELECT note FROM import_days").fetchall() == [("kept",)]
+    finally:
+        con.close()
+    ops = operational.connect(instance)
+    try:
+        assert ops.execute("SELECT * FROM schema_migrations").fetchall() == ops_applied
+        assert ops.execute("SELECT count(*) FROM import_runs").fetchall() == [(1,)]
+    finally:
+        ops.close()
+
+
+def test_newer_analytics_store_is_refused_and_left_untouched(instance: Instance) -> None:
+    con = analytics.connect(instance)
+    con.execute("INSERT INTO schema_migrations VALUES (2, 'from_the_future', now())")
+    con.close()
+    before = _digest(instance.analytics_path)
+
+    with pytest.raises(StoreVersionError) as caught:
+        analytics.connect(instance)
+    with pytest.raises(StoreVersionError):
+        analytics.connect(instance, read_only=True)
+
+    assert str(caught.value) == (
+        f"{instance.analytics_path} has analytics schema version 2, but this Clientela knows "
+        "versions up to 1: it was written by a newer Clientela. Upgrade Clientela; the store "
+        "was left untouched.")
+    assert _digest(instance.analytics_path) == before
+    assert not instance.analytics_path.with_name("analytics.duckdb.wal").exists()
+
+
+def test_newer_operational_store_is_refused_and_left_untouched(instance: Instance) -> None:
+    operational.connect(instance).close()
+    con = sqlite3.connect(instance.operational_path)
+    con.execute("PRAGMA user_version = 7")
+    con.close()
+    before = _digest(instance.operational_path)
+
+    with pytest.raises(StoreVersionError) as caught:
+        operational.connect(instance)
+
+    assert str(caught.value) == (
+        f"{instance.operational_path} has operational schema version 7, but this Clientela "
+        "knows versions up to 1: it was written by a newer Clientela. Upgrade Clientela; the "
+        "store was left untouched.")
+    assert _digest(instance.operational_path) == before
+    assert _sqlite(instance.operational_path, "SELECT count(*) FROM schema_migrations") == [
+        (1,)]
+
+
+def _with_second(store: str, sql: str) -> list[Migration]:
+    return [*migrations_for(store), Migration(2, "loyalty", sql)]
+
+
+def test_older_analytics_store_is_upgraded_in_place(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    con = analytics.connect(instance)  # version 1, as an older Clientela left it
+    con.execute("INSERT INTO import_days VALUES ('2025-01-01', 'loaded', now(), 'old data')")
+    con.close()
+    monkeypatch.setattr(analytics, "migrations_for", lambda store: _with_second(store, """
+        ALTER TABLE customers ADD COLUMN loyalty_tier VARCHAR;
+        CREATE TABLE loyalty_events (user_id VARCHAR NOT NULL, points INTEGER NOT NULL);
+    """))
+
+    con = analytics.connect(instance)
+    try:
+        assert analytics.schema_version(con) == 2
+        assert con.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall(
+            ) == [(1, "initial"), (2, "loyalty")]
+        assert con.execute("SELECT note FROM import_days").fetchall() == [("old data",)]
+        columns = [r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'customers'").fetchall()]
+        assert columns[-1] == "loyalty_tier"
+        assert con.execute("SELECT count(*) FROM loyalty_events").fetchall() == [(0,)]
+    finally:
+        con.close()
+    # And then reopening it is a no-op.
+    analytics.connect(instance).close()
+    con = analytics.connect(instance)
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchall() == [(2,)]
+    con.close()
+
+
+def test_failing_analytics_migration_rolls_back(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    analytics.connect(instance).close()
+    monkeypatch.setattr(analytics, "migrations_for", lambda store: _with_second(store, """
+        CREATE TABLE half_done (x INTEGER);
+        SELECT * FROM no_such_table;
+    """))
+
+    with pytest.raises(Exception, match="no_such_table"):
+        analytics.connect(instance)
+
+    monkeypatch.undo()
+    con = analytics.connect(instance)
+    try:
+        assert analytics.schema_version(con) == 1
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                           "'half_done'").fetchall() == [(0,)]
+    finally:
+        con.close()
+
+
+def test_older_operational_store_is_upgraded_in_place(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    ops = operational.connect(instance)
+    ops.execute("INSERT INTO import_runs (started_at, outcome) VALUES ('2025-01-01', 'succeeded')")
+    ops.close()
+    monkeypatch.setattr(operational, "migrations_for", lambda store: _with_second(store, """
+        -- a comment line
+        ALTER TABLE import_runs ADD COLUMN host TEXT;
+        CREATE TABLE api_keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    """))
+
+    ops = operational.connect(instance)
+    try:
+        assert ops.execute("PRAGMA user_version").fetchall() == [(2,)]
+        assert ops.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall(
+            ) == [(1, "initial"), (2, "loyalty")]
+        assert ops.execute("SELECT started_at, outcome, host FROM import_runs").fetchall() == [
+            ("2025-01-01", "succeeded", None)]
+        assert ops.execute("SELECT count(*) FROM api_keys").fetchall() == [(0,)]
+    finally:
+        ops.close()
+
+
+def test_analytics_store_open_in_another_process_is_busy(instance: Instance) -> None:
+    analytics.connect(instance).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, duckdb
+            con = duckdb.connect({str(instance.analytics_path)!r})
+            print("open", flush=True)
+            sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(StoreBusyError) as caught:
+            analytics.connect(instance)
+        assert str(caught.value) == (
+            f"{instance.analytics_path} is in use by another Clientela process (one process "
+            "owns the analytics store); stop it or wait for it to finish")
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
