@@ -227,8 +227,6 @@ def test_error_prefix_is_red(run: Callable[..., Result], monkeypatch: pytest.Mon
     assert captured.getvalue().startswith("\x1b[31mError:\x1b[0m no instance 'nope'")
 
 
-@pytest.mark.xfail(strict=True, reason="cli/errors.py prints through Rich markup: the "
-                   "'[instance]' of a config message is taken for a style tag and dropped")
 def test_config_section_name_survives_in_the_error(run: Callable[..., Result],
                                                    home: Path) -> None:
     run("init", "demo")
@@ -241,8 +239,6 @@ def test_config_section_name_survives_in_the_error(run: Callable[..., Result],
     assert "[instance] currency = 'usd'" in line
 
 
-@pytest.mark.xfail(strict=True, reason="cli/errors.py lets Rich wrap the error at the "
-                   "terminal width (80 columns when not a terminal): one error, several lines")
 def test_long_error_stays_on_one_line_at_80_columns(run: Callable[..., Result]) -> None:
     run("init", "demo")
 

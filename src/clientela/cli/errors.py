@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 # Typer vendors Click; its usage errors must pass through to Typer's own handling.
 from typer._click.core import Context
@@ -16,7 +17,8 @@ from clientela.config import ConfigError, InstanceError
 from clientela.stores.analytics import StoreBusyError
 from clientela.stores.migrations import StoreVersionError
 
-err_console = Console(stderr=True)
+# soft_wrap: an error stays on one line whatever the terminal width.
+err_console = Console(stderr=True, soft_wrap=True)
 
 class UserError(Exception):
     """A command used wrongly: the message tells what to do instead."""
@@ -41,11 +43,11 @@ class GuardedGroup(TyperGroup):
         except EXPECTED_ERRORS as error:
             if ctx.find_root().params.get("debug"):
                 raise
-            err_console.print(f"[red]Error:[/red] {error}", markup=True, highlight=False)
+            err_console.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
             raise typer.Exit(1) from None
         except Exception as error:
             if ctx.find_root().params.get("debug"):
                 raise
-            err_console.print(f"[red]Error:[/red] {type(error).__name__}: {error}\n"
+            err_console.print(f"[red]Error:[/red] {type(error).__name__}: {escape(str(error))}\n"
                               "Run again with --debug for the full traceback.", highlight=False)
             raise typer.Exit(1) from None

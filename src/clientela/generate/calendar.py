@@ -55,7 +55,6 @@ def _season(day: date) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Calendar:
-    start: date
     dates: tuple[date, ...]
     pos_weight: npt.NDArray[np.float64]
     """Relative store sales per day index."""
@@ -64,6 +63,10 @@ class Calendar:
     december: npt.NDArray[np.bool_]
     maintenance_day: int | None
     """A day whose export was empty (systems migration): its four files hold only headers."""
+
+    @property
+    def start(self) -> date:
+        return self.dates[0]
 
     @property
     def days(self) -> int:
@@ -90,7 +93,6 @@ def build_calendar(start: date, days: int) -> Calendar:
     if maintenance is not None:
         weights[maintenance] = 0.0
     return Calendar(
-        start=start,
         dates=dates,
         pos_weight=weights[:, 0].copy(),
         web_weight=weights[:, 1].copy(),

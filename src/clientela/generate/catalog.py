@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from clientela.generate.cells import money, quote
+from clientela.generate.chance import normalised
 from clientela.generate.names import ascii_slug
 from clientela.generate.stores import BRAND, DOMAIN, MARKETPLACE_SELLERS, WEB_OWN_SELLER
 
@@ -37,50 +38,97 @@ _STYLES = {
     "home": ("Clásica", "Nórdica", "Rústica", "Premium", "Esencial", "Boho", "Minimal"),
 }
 _MATERIALS = {
-    "apparel": ("Algodón", "Lino", "Algodón Orgánico", "Viscosa", "Lana Merino", "Denim", ""),
-    "home": ("Algodón 200 Hilos", "Cerámica", "Acero Inoxidable", "Vidrio", "Bambú",
-             "Microfibra", ""),
+    "apparel": ("Algodón", "Lino", "Algodón Orgánico", "Viscosa", "Lana Merino", "Poliéster", ""),
+    "denim": ("Denim", "Denim Stretch", "Denim Rígido", ""),
+    "shoes": ("Cuero", "Gamuza", "Lona", "Sintético", ""),
+    "textile": ("Algodón 200 Hilos", "Percala 300 Hilos", "Microfibra", "Lino", "Terciopelo", ""),
+    "kitchen": ("Acero Inoxidable", "Cerámica", "Hierro Fundido", "Vidrio", "Gres", ""),
+    "decor": ("Cerámica", "Vidrio", "Bambú", "Soja", "Algodón", ""),
+    "plain": ("",),
 }
-# path, nouns, variants (a size table, "colour" or "none"), cheapest and dearest price, share
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    path: str
+    nouns: tuple[str, ...]
+    variants: str
+    """A size table of _SIZES, `colour` (colours only) or `none` (no variants)."""
+    styles: str
+    materials: str
+    cheapest: int
+    dearest: int
+    share: float
+
+
 _LEAVES = (
-    ("Mujer > Vestuario > Poleras", ("Polera",), "apparel", 5990, 16990, 9),
-    ("Mujer > Vestuario > Blusas", ("Blusa", "Camisa"), "apparel", 12990, 29990, 5),
-    ("Mujer > Vestuario > Jeans", ("Jeans",), "jeans", 19990, 39990, 6),
-    ("Mujer > Vestuario > Vestidos", ("Vestido",), "apparel", 17990, 49990, 5),
-    ("Mujer > Vestuario > Chaquetas", ("Chaqueta", "Parka", "Abrigo"), "apparel", 29990, 89990, 3),
-    ("Mujer > Vestuario > Polerones", ("Polerón",), "apparel", 14990, 29990, 4),
-    ("Mujer > Ropa Interior > Pijamas", ("Pijama",), "apparel", 12990, 24990, 3),
-    ("Mujer > Calzado > Zapatillas", ("Zapatillas",), "shoes", 24990, 69990, 4),
-    ("Mujer > Calzado > Botines", ("Botines",), "shoes", 29990, 59990, 2),
-    ("Mujer > Accesorios > Carteras", ("Cartera", "Bolso"), "colour", 14990, 39990, 2),
-    ("Hombre > Vestuario > Poleras", ("Polera",), "apparel", 5990, 16990, 6),
-    ("Hombre > Vestuario > Camisas", ("Camisa",), "apparel", 14990, 29990, 4),
-    ("Hombre > Vestuario > Jeans", ("Jeans",), "jeans", 19990, 39990, 4),
-    ("Hombre > Vestuario > Chaquetas", ("Chaqueta", "Parka"), "apparel", 29990, 89990, 2),
-    ("Hombre > Vestuario > Polerones", ("Polerón",), "apparel", 14990, 29990, 3),
-    ("Hombre > Calzado > Zapatillas", ("Zapatillas",), "shoes", 24990, 69990, 3),
-    ("Niños > Niña > Vestuario", ("Polera", "Vestido", "Calza"), "kids", 4990, 14990, 3),
-    ("Niños > Niño > Vestuario", ("Polera", "Short", "Buzo"), "kids", 4990, 14990, 3),
-    ("Niños > Bebé > Bodies", ("Body", "Pack Bodies"), "kids", 3990, 12990, 2),
-    ("Hogar > Dormitorio > Sábanas", ("Juego de Sábanas",), "bed", 14990, 44990, 3),
-    ("Hogar > Dormitorio > Plumones", ("Plumón", "Quilt"), "bed", 24990, 79990, 2),
-    ("Hogar > Dormitorio > Almohadas", ("Almohada",), "none", 5990, 19990, 2),
-    ("Hogar > Baño > Toallas", ("Toalla", "Set de Toallas"), "colour", 4990, 19990, 2),
-    ("Hogar > Cocina > Ollas", ("Batería de Cocina", "Olla", "Sartén"), "none", 9990, 69990, 2),
-    ("Hogar > Cocina > Vajilla", ("Set de Vajilla", "Taza", "Plato Hondo"), "colour", 2990, 39990,
-     2),
-    ("Hogar > Decoración > Cojines", ("Cojín",), "colour", 5990, 14990, 2),
-    ("Hogar > Decoración > Velas", ("Vela Aromática",), "none", 2990, 9990, 1),
-    ("Deporte > Running > Zapatillas", ("Zapatillas Running",), "shoes", 39990, 99990, 2),
-    ("Deporte > Fitness > Accesorios", ("Mat de Yoga", "Botella", "Banda Elástica"), "colour",
-     4990, 24990, 1),
-    ("Belleza > Perfumería > Perfumes", ("Perfume", "Eau de Toilette"), "none", 19990, 69990, 2),
+    _Leaf("Mujer > Vestuario > Poleras", ("Polera",), "apparel", "apparel", "apparel",
+          5990, 16990, 9),
+    _Leaf("Mujer > Vestuario > Blusas", ("Blusa", "Camisa"), "apparel", "apparel", "apparel",
+          12990, 29990, 5),
+    _Leaf("Mujer > Vestuario > Jeans", ("Jeans",), "jeans", "jeans", "denim", 19990, 39990, 6),
+    _Leaf("Mujer > Vestuario > Vestidos", ("Vestido",), "apparel", "apparel", "apparel",
+          17990, 49990, 5),
+    _Leaf("Mujer > Vestuario > Chaquetas", ("Chaqueta", "Parka", "Abrigo"), "apparel", "apparel",
+          "apparel", 29990, 89990, 3),
+    _Leaf("Mujer > Vestuario > Polerones", ("Polerón",), "apparel", "apparel", "apparel",
+          14990, 29990, 4),
+    _Leaf("Mujer > Ropa Interior > Pijamas", ("Pijama",), "apparel", "apparel", "apparel",
+          12990, 24990, 3),
+    _Leaf("Mujer > Calzado > Zapatillas", ("Zapatillas",), "shoes", "shoes", "shoes",
+          24990, 69990, 4),
+    _Leaf("Mujer > Calzado > Botines", ("Botines",), "shoes", "shoes", "shoes", 29990, 59990, 2),
+    _Leaf("Mujer > Accesorios > Carteras", ("Cartera", "Bolso"), "colour", "home", "shoes",
+          14990, 39990, 2),
+    _Leaf("Hombre > Vestuario > Poleras", ("Polera",), "apparel", "apparel", "apparel",
+          5990, 16990, 6),
+    _Leaf("Hombre > Vestuario > Camisas", ("Camisa",), "apparel", "apparel", "apparel",
+          14990, 29990, 4),
+    _Leaf("Hombre > Vestuario > Jeans", ("Jeans",), "jeans", "jeans", "denim", 19990, 39990, 4),
+    _Leaf("Hombre > Vestuario > Chaquetas", ("Chaqueta", "Parka"), "apparel", "apparel",
+          "apparel", 29990, 89990, 2),
+    _Leaf("Hombre > Vestuario > Polerones", ("Polerón",), "apparel", "apparel", "apparel",
+          14990, 29990, 3),
+    _Leaf("Hombre > Calzado > Zapatillas", ("Zapatillas",), "shoes", "shoes", "shoes",
+          24990, 69990, 3),
+    _Leaf("Niños > Niña > Vestuario", ("Polera", "Vestido", "Calza"), "kids", "apparel",
+          "apparel", 4990, 14990, 3),
+    _Leaf("Niños > Niño > Vestuario", ("Polera", "Short", "Buzo"), "kids", "apparel", "apparel",
+          4990, 14990, 3),
+    _Leaf("Niños > Bebé > Bodies", ("Body", "Pack Bodies"), "kids", "apparel", "apparel",
+          3990, 12990, 2),
+    _Leaf("Hogar > Dormitorio > Sábanas", ("Juego de Sábanas",), "bed", "home", "textile",
+          14990, 44990, 3),
+    _Leaf("Hogar > Dormitorio > Plumones", ("Plumón", "Quilt"), "bed", "home", "textile",
+          24990, 79990, 2),
+    _Leaf("Hogar > Dormitorio > Almohadas", ("Almohada",), "none", "home", "textile",
+          5990, 19990, 2),
+    _Leaf("Hogar > Baño > Toallas", ("Toalla", "Set de Toallas"), "colour", "home", "textile",
+          4990, 19990, 2),
+    _Leaf("Hogar > Cocina > Ollas", ("Batería de Cocina", "Olla", "Sartén"), "none", "home",
+          "kitchen", 9990, 69990, 2),
+    _Leaf("Hogar > Cocina > Vajilla", ("Set de Vajilla", "Taza", "Plato Hondo"), "colour", "home",
+          "kitchen", 2990, 39990, 2),
+    _Leaf("Hogar > Decoración > Cojines", ("Cojín",), "colour", "home", "textile",
+          5990, 14990, 2),
+    _Leaf("Hogar > Decoración > Velas", ("Vela Aromática",), "none", "home", "decor",
+          2990, 9990, 1),
+    _Leaf("Deporte > Running > Zapatillas", ("Zapatillas Running",), "shoes", "shoes", "plain",
+          39990, 99990, 2),
+    _Leaf("Deporte > Fitness > Accesorios", ("Mat de Yoga", "Botella", "Banda Elástica"),
+          "colour", "home", "plain", 4990, 24990, 1),
+    _Leaf("Belleza > Perfumería > Perfumes", ("Perfume", "Eau de Toilette"), "none", "home",
+          "plain", 19990, 69990, 2),
 )
 _BRANDS = (
     BRAND, f"{BRAND} Home", "Kuyen", "Lafken", "Pewma", "Rayen", "Nahuel", "Antü", "Ayelen",
     "Millaray", "Calafate", "Chilco", "Maqui", "Quillay", "Boldo", "Litre", "Peumo", "Coigüe",
     "Raulí", "Arrayán", "Ulmo", "Tepa", "Canelo", "Lenga", "Notro", "Mañío", "Luma", "Tineo",
 )
+_QUOTED_NAME_EVERY = 97
+"""Every so many products by popularity rank, a name like `Polera "Básica" | Algodón`."""
+_PIPED_DESCRIPTION_EVERY = 53
+"""Every so many products, descriptions like `Talla M | Negro`."""
 _SECONDARY_CATEGORIES = (
     "Temporada > Otoño-Invierno 2026", "Temporada > Primavera-Verano 2026",
     "Colecciones > Esenciales", "Ofertas > Liquidación",
@@ -120,8 +168,7 @@ class Catalog:
 
 
 def _zipf(n: int, exponent: float, offset: float) -> npt.NDArray[np.float64]:
-    weights = (np.arange(n, dtype=np.float64) + offset) ** -exponent
-    return weights / weights.sum()
+    return normalised((np.arange(n, dtype=np.float64) + offset) ** -exponent)
 
 
 def _slug(name: str) -> str:
@@ -151,29 +198,27 @@ class _Sku:
 def _parent_skus(rng: np.random.Generator, rank: int, code: str, leaf: int,
                  brand: str) -> list[_Sku]:
     """The SKUs of one parent product: several sizes and colours, or just itself."""
-    path, nouns, variants, low, high, _ = _LEAVES[leaf]
-    family = "home" if variants in ("bed", "colour", "none") and path.startswith("Hogar") else (
-        variants if variants in _STYLES else "apparel")
-    noun = nouns[rng.integers(len(nouns))]
-    style = _STYLES[family][rng.integers(len(_STYLES[family]))]
-    materials = _MATERIALS["home" if family == "home" else "apparel"]
+    kind = _LEAVES[leaf]
+    noun = kind.nouns[rng.integers(len(kind.nouns))]
+    styles, materials = _STYLES[kind.styles], _MATERIALS[kind.materials]
+    style = styles[rng.integers(len(styles))]
     material = materials[rng.integers(len(materials))]
-    # A few names carry quotes and the delimiter, as merchandisers type them.
-    if rank % 97 == 3:
+    # Merchandisers type quotes and the delimiter into a few names; one is the 4th best seller.
+    if rank % _QUOTED_NAME_EVERY == 3:
         name = f'{noun} "{style}" | {material or BRAND}'
     else:
         name = " ".join(filter(None, (noun, style, material)))
-    list_price = _round_price(low + (high - low) * rng.beta(1.5, 3.0))
+    list_price = _round_price(kind.cheapest + (kind.dearest - kind.cheapest) * rng.beta(1.5, 3.0))
     weight = float((rank + 5) ** -1.1)
     web_seller = WEB_OWN_SELLER if rng.random() < 0.85 else (
         WEB_OWN_SELLER + 1 + int(rng.integers(MARKETPLACE_SELLERS)))
-    categories: tuple[str, ...] = (path,)
+    categories: tuple[str, ...] = (kind.path,)
     if rng.random() < 0.35:
         secondary = rng.integers(len(_SECONDARY_CATEGORIES) + 1)
         categories += (f"Marcas > {brand}" if secondary == len(_SECONDARY_CATEGORIES)
                        else _SECONDARY_CATEGORIES[secondary],)
     url = f"https://www.{DOMAIN}/{_slug(name)}/p/{code}"
-    separator = " | " if rank % 53 == 7 else ", "
+    separator = " | " if rank % _PIPED_DESCRIPTION_EVERY == 7 else ", "
 
     def sku(sku_code: str, parent: str, description: str, colour: str, share: float) -> _Sku:
         return _Sku(sku_code, parent, name, brand, description, list_price,
@@ -181,20 +226,19 @@ def _parent_skus(rng: np.random.Generator, rank: int, code: str, leaf: int,
                     f"{url}?sku={sku_code}" if parent else url, weight * share, web_seller,
                     categories)
 
-    if variants == "none":
+    if kind.variants == "none":
         return [sku(code, "", material, "", 1.0)]
     n_colours = int(rng.integers(1, 4))
     colour_ids = rng.choice(len(_COLOURS), size=n_colours, replace=False)
-    colour_shares = np.array([1.0, 0.6, 0.35][:n_colours])
-    colour_shares /= colour_shares.sum()
-    if variants == "colour":
+    colour_shares = normalised([1.0, 0.6, 0.35][:n_colours])
+    if kind.variants == "colour":
         return [sku(f"{code}-{_COLOURS[c][1]}", code, f"Color {_COLOURS[c][0]}", _COLOURS[c][1],
                     float(s)) for c, s in zip(colour_ids, colour_shares, strict=True)]
-    sizes = _SIZES[variants]
+    sizes = _SIZES[kind.variants]
     first = int(rng.integers(0, max(1, len(sizes) - 3)))
     kept = sizes[first:first + int(rng.integers(3, 6))]
     size_total = sum(w for _, w in kept)
-    size_label = "" if variants == "bed" else "Talla "
+    size_label = "" if kind.variants == "bed" else "Talla "
     return [
         sku(f"{code}-{_COLOURS[c][1]}-{ascii_slug(size).upper()}", code,
             f"{size_label}{size}{separator}{_COLOURS[c][0]}", _COLOURS[c][1],
@@ -206,8 +250,7 @@ def _parent_skus(rng: np.random.Generator, rank: int, code: str, leaf: int,
 def build_catalog(rng: np.random.Generator, parents: int) -> Catalog:
     codes = 1_000_000 + rng.choice(9_000_000, size=parents, replace=False)
     ranks = rng.permutation(parents)
-    shares = np.array([leaf[5] for leaf in _LEAVES], dtype=np.float64)
-    leaves = rng.choice(len(_LEAVES), size=parents, p=shares / shares.sum())
+    leaves = rng.choice(len(_LEAVES), size=parents, p=normalised([leaf.share for leaf in _LEAVES]))
     brands = rng.choice(len(_BRANDS), size=parents, p=_zipf(len(_BRANDS), 1.2, 1.0))
     skus = [s for p in range(parents)
             for s in _parent_skus(rng, int(ranks[p]), str(codes[p]), int(leaves[p]),
@@ -234,7 +277,7 @@ def build_catalog(rng: np.random.Generator, parents: int) -> Catalog:
         parent_cells=[s.parent for s in skus],
         price=price,
         selling_price=selling,
-        cumulative=np.cumsum(weights) / weights.sum(),
+        cumulative=np.cumsum(normalised(weights)),
         web_seller=np.array([s.web_seller for s in skus], dtype=np.int64),
         categories=[quote(c) for c in vocabulary],
         category_start=np.cumsum(count) - count,

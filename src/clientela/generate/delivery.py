@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from clientela.generate.chance import normalised
 from clientela.generate.stores import PHYSICAL, STORES
 
 FREE_SHIPPING_FROM = 49_990
@@ -14,7 +15,7 @@ FREE_SHIPPING_FROM = 49_990
 
 IN_STORE = 0
 """Index of the in-store sale option."""
-NONE = 1
+NO_DELIVERY = 1
 """Index of the empty option, used on return documents."""
 
 
@@ -49,5 +50,5 @@ def build_delivery() -> Delivery:
         cells=[f"{t}|{sub}|{company}" for t, sub, company, _, _, _ in options],
         shipping=np.array([o[3] * 100 for o in options], dtype=np.int64),
         free_above_threshold=np.array([o[4] for o in options], dtype=np.bool_),
-        web_p=web / web.sum(),
+        web_p=normalised(web),
     )

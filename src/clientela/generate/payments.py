@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from clientela.generate.chance import normalised
 from clientela.generate.stores import BRAND
 from clientela.schema.records import LIST_SEPARATOR
 
@@ -56,4 +57,4 @@ def build_payments() -> Payments:
     ]
     store = np.array([r[4] for r in rows])
     web = np.array([r[5] for r in rows])
-    return Payments(cells, store / store.sum(), web / web.sum())
+    return Payments(cells, normalised(store), normalised(web))

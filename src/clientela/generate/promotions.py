@@ -8,6 +8,7 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from clientela.generate.chance import normalised
 from clientela.schema.records import LIST_SEPARATOR
 
 
@@ -41,6 +42,8 @@ _PROMOS = (
     Promo(("NAVIDAD5000",), 0, 5000, False, Season.DECEMBER, False, 0.08),
     Promo(("NAVIDAD5000", "CLUBAUSTRAL5"), 5, 5000, False, Season.DECEMBER, False, 0.02),
 )
+NO_PROMO = 0
+"""Index of the empty promo cell."""
 NO_PROMO_WEIGHT = 0.8
 
 
@@ -59,10 +62,8 @@ class Promotions:
             p.weight if p.season in active and (web or not p.web_only) else 0.0 for p in _PROMOS
         ])
         weights[0] = NO_PROMO_WEIGHT
-        return weights / weights.sum()
+        return normalised(weights)
 
-
-NO_PROMO = 0
 
 
 def build_promotions() -> Promotions:

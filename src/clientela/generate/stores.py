@@ -52,7 +52,8 @@ MARKETPLACE_SELLERS = 24
 
 def seller_codes() -> list[str]:
     """Store cashiers (`S03-V07`), then the web shop's own code, then marketplace sellers."""
-    cashiers = [f"{s.code}-V{k + 1:02d}" for s in STORES[:PHYSICAL] for k in range(CASHIERS_PER_STORE)]
+    cashiers = [f"{s.code}-V{k + 1:02d}"
+                for s in STORES[:PHYSICAL] for k in range(CASHIERS_PER_STORE)]
     return [*cashiers, BRAND.upper(), *(f"MKP{k + 1:04d}" for k in range(MARKETPLACE_SELLERS))]
 
 

@@ -23,7 +23,7 @@ class HeaderTotals:
 class FileReport:
     file: str
     outcome: str
-    """`loaded`, `duplicate` (already imported), `refused` (not loaded at all) or `waiting`."""
+    """`loaded`, `duplicate` (already imported) or `refused` (not loaded at all)."""
     kind: str | None = None
     day: str | None = None
     message: str | None = None

@@ -31,7 +31,7 @@ class QueueStatus:
 
 
 def queue_status(instance: Instance) -> QueueStatus:
-    con = analytics.connect(instance)
+    con = analytics.connect(instance, read_only=True)
     try:
         done = done_days(con)
         files = inbox_files(instance)
@@ -48,7 +48,7 @@ def queue_status(instance: Instance) -> QueueStatus:
         ops.close()
     return QueueStatus(
         instance=instance.name, days_loaded=len(loaded),
-        first_day=loaded[0] if loaded else None, last_day=max(done) if done else None,
+        first_day=loaded[0] if loaded else None, last_day=loaded[-1] if loaded else None,
         skipped=sorted(d for d, state in done.items() if state == "skipped"),
         files_in_inbox=len(files), waiting=schedule.waiting, last_run=last_run,
     )
