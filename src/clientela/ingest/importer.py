@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -84,10 +85,45 @@ def run_import(instance: Instance, paths: Iterable[Path],
     return result
 
 
+class _Prober:
+    """Probes files on a worker thread, one day ahead, while DuckDB loads the current day."""
+
+    def __init__(self, scratch: Path, max_line_length: int) -> None:
+        self.scratch, self.max_line_length = scratch, max_line_length
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clientela-probe")
+        self.pending: dict[Path, Future[ProbedFile | FileRefusedError]] = {}
+
+    def submit(self, files: list[InboxFile]) -> None:
+        for inbox_file in files:
+            if inbox_file.path not in self.pending:
+                self.pending[inbox_file.path] = self.pool.submit(self._probe, inbox_file.path)
+
+    def result(self, path: Path) -> ProbedFile | FileRefusedError:
+        return self.pending.pop(path).result()
+
+    def _probe(self, path: Path) -> ProbedFile | FileRefusedError:
+        try:
+            return probe(path, self.scratch, None, self.max_line_length)
+        except FileRefusedError as refused:
+            return refused
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _load_days(con: duckdb.DuckDBPyConnection, instance: Instance, result: ImportResult,
                progress: ImportProgress) -> None:
     scratch = instance.temp / "files"
     scratch.mkdir(parents=True, exist_ok=True)
+    prober = _Prober(scratch, instance.settings.files.max_line_length)
+    try:
+        _load_each_day(con, instance, result, progress, prober)
+    finally:
+        prober.close()
+
+
+def _load_each_day(con: duckdb.DuckDBPyConnection, instance: Instance, result: ImportResult,
+                   progress: ImportProgress, prober: _Prober) -> None:
     # Each loaded day can make the next one loadable, so plan again after every commit.
     while True:
         schedule = plan(con, inbox_files(instance))
@@ -95,15 +131,16 @@ def _load_days(con: duckdb.DuckDBPyConnection, instance: Instance, result: Impor
         if not schedule.loadable:
             return
         day, files = schedule.loadable[0]
+        prober.submit(files)
+        if len(schedule.loadable) > 1:
+            prober.submit(schedule.loadable[1][1])
         progress.day(day, files)
         probed: dict[Path, ProbedFile | FileRefusedError] = {}
         for inbox_file in files:
-            progress.file(inbox_file.path.name, inbox_file.path.stat().st_size)
-            try:
-                probed[inbox_file.path] = probe(inbox_file.path, scratch, progress.advance,
-                                                instance.settings.files.max_line_length)
-            except FileRefusedError as refused:
-                probed[inbox_file.path] = refused
+            size = inbox_file.path.stat().st_size
+            progress.file(inbox_file.path.name, size)
+            probed[inbox_file.path] = prober.result(inbox_file.path)
+            progress.advance(size)
         reports = load_batch(con, instance, day, files, probed, progress.step)
         for inbox_file, report in zip(_in_load_order(files, reports), reports, strict=True):
             _file_away(con, instance, inbox_file, report)

@@ -16,6 +16,8 @@ STORE = "analytics"
 
 def connect(instance: Instance, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the store, upgrading an older schema in place; a newer one is refused untouched."""
+    if read_only and not instance.analytics_path.exists():
+        connect(instance).close()
     storage = instance.settings.storage
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": storage.memory_limit,
