@@ -8,7 +8,7 @@ import numpy as np
 
 from clientela.generate.accounts import Accounts, BirthStyle, EmailMode
 from clientela.generate.batch import IntArray
-from clientela.generate.cells import quote, user_id_cells
+from clientela.generate.cells import DELIMITER, quote, user_id_cells
 from clientela.generate.names import (
     CITIES,
     EMAIL_DOMAINS,
@@ -45,6 +45,7 @@ _BIRTH_PLACEHOLDER = "01/01/1900"
 _PHONE_FORMATS = ("9%04d%04d", "09 %04d %04d", "+56 9 %04d %04d", "+569%04d%04d", "", "0")
 """Spellings of one mobile number by phone style; the last two carry no number."""
 _SEGMENTS = ("", "GOLD", "VIP")
+# Plain values, or the `{"Key":...,"Value":...}` objects some ERPs write (quoted: they hold `"`).
 _SEGMENT_CELLS = (
     _SEGMENTS,
     tuple(quote(f'{{"Key":"Segment","Value":"{v}"}}') if v else "" for v in _SEGMENTS),
@@ -144,6 +145,7 @@ class CustomerRows:
                                    self._accounts.store[records]))]
 
     def rows(self, day: int, records: IntArray) -> list[str]:
+        """The records' rows with the attributes they carry on `day` (moves, new phones)."""
         people, accounts, schedule = self._people, self._accounts, self._schedule
         person = accounts.person[records]
         store = accounts.store[records]
@@ -172,4 +174,4 @@ class CustomerRows:
             [_SEGMENT_CELLS[j][s] for j, s in zip(_JSON_ATTRIBUTES[store].tolist(),
                                                   segment.tolist(), strict=True)],
         )
-        return ["|".join(cells) for cells in zip(*columns, strict=True)]
+        return [DELIMITER.join(cells) for cells in zip(*columns, strict=True)]

@@ -146,7 +146,8 @@ def build_people(rng: np.random.Generator, n: int) -> People:
     surname_p = normalised((np.arange(len(SURNAMES), dtype=np.float64) + 3) ** -0.8)
     surname = rng.choice(len(SURNAMES), size=n, p=surname_p)
     second = rng.choice(len(SURNAMES), size=n, p=surname_p)
-    age = np.clip(rng.normal(38, 13, n), 16, 90)
+    # Adults, most between 25 and 55, a long tail of older customers.
+    age = 16 + rng.gamma(3.0, 8.0, n) % 79
     birth = (_AGES_ON - age * 365.25).astype(np.int64)
     store_p = np.array([s.share for s in STORES[:PHYSICAL]])
     home = rng.choice(PHYSICAL, size=n, p=normalised(store_p))
