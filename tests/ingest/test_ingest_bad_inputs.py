@@ -368,3 +368,20 @@ def test_unknown_order_rejects_lines_and_categories(
                              "batch's Orders nor loaded before")]
     assert query(instance, "SELECT count(*) FROM order_lines") == [(2,)]
     assert query(instance, "SELECT category FROM order_line_categories") == [("Ropa",)]
+
+
+def test_line_number_that_is_not_a_whole_number_is_rejected(
+        instance: Instance, drop: Path, write_day: Callable[..., dict[str, Path]],
+        report_of: Callable[[ImportResult, Path], FileReport],
+        rejects_of: Callable[[FileReport], list[dict[str, str]]]) -> None:
+    files = write_day(drop, instance, date(2025, 1, 1),
+                      lines=("S1|o1|1|2|SKU1|10.00", "S1|o1|1.5|1|SKU2|10.00",
+                             "S1|o1|1e2|1|SKU2|10.00"))
+
+    result = run_import(instance, [drop])
+
+    rows = rejects_of(report_of(result, files["lines"]))
+    assert [(r["line"], r["column"], r["reason"]) for r in rows] == [
+        ("3", "LineNumber", "'1.5' is not a whole number"),
+        ("4", "LineNumber", "'1e2' is not a whole number"),
+    ]

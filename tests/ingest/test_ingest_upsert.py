@@ -136,3 +136,35 @@ def test_header_totals_that_disagree_are_reported(
         3, 2, 1, ["S1/o2", "S1/o3"])
     assert report_json(report_of(result, files["orders"]))["header_totals"] == {
         "orders_checked": 3, "disagreeing": 2, "swapped": 1, "examples": ["S1/o2", "S1/o3"]}
+
+
+def test_correction_for_an_older_day_does_not_undo_a_newer_day(
+        instance: Instance, drop: Path, write_day: WriteDay, query: Query,
+        report_of: ReportOf) -> None:
+    write_day(drop / "d1", instance, DAY1)
+    write_day(drop / "d2", instance, DAY2,
+              orders=("o1|S1|u1|01/01/2025|3|2|25.00|25.00|5|0",))
+    run_import(instance, [drop / "d1", drop / "d2"])
+    # Day 1 is corrected after day 2 came: o1 from day 2 stays, a new order of day 1 loads.
+    corrected = write_day(drop / "fix", instance, DAY1, customers=None, lines=None,
+                          categories=None, orders=("o1|S1|u1|01/01/2025|3|2|29.00|25.00|1|0",
+                                                   "o2|S1|u1|01/01/2025|1|1|9.00|9.00|0|0"))
+
+    result = run_import(instance, [drop / "fix"])
+
+    file_report = report_of(result, corrected["orders"])
+    assert (file_report.inserted, file_report.replaced, file_report.kept_newer) == (1, 0, 1)
+    assert query(instance, "SELECT order_number, total_amount::VARCHAR, batch_day::VARCHAR "
+                           "FROM orders ORDER BY 1") == [("o1", "25.00", "2025-01-02"),
+                                                         ("o2", "9.00", "2025-01-01")]
+
+
+def test_the_same_file_imported_three_times_is_archived_three_times(
+        instance: Instance, drop: Path, write_day: WriteDay) -> None:
+    write_day(drop, instance, DAY1)
+    for _ in range(3):
+        run_import(instance, [drop])
+
+    archived = sorted(p.name for p in (instance.archive / "20250101").iterdir())
+    assert len(archived) == 12
+    assert not list(instance.inbox.iterdir())

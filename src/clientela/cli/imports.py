@@ -142,8 +142,9 @@ def _print_waiting(waiting: Waiting) -> None:
         why = "no file of that day has arrived"
     else:
         why = f"its {', '.join(waiting.missing)} file(s) have not arrived"
+    later = [d for d in waiting.waiting_days if d > waiting.day]
     console.print(f"[yellow]Waiting for {waiting.day}[/yellow]: {why}; "
-                  f"{len(waiting.waiting_days)} later day(s) wait behind it. Send the files, or "
+                  f"{len(later)} later day(s) wait behind it. Send the files, or "
                   f"run `clientela skip-day {waiting.day}` to go on without it.")
 
 

@@ -101,15 +101,16 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
     report.unmapped_columns = [name for name, _ in header.extras] \
         if not schema.extra_columns_are_attributes else []
     step("reading")
-    report.rows_read = read_records(con, probed, instance.settings.files.max_line_length)
+    read_records(con, probed, instance.settings.files.max_line_length)
     step("checking")
     parse = Parse(probed, schema, header, rules_for(instance))
-    stage(con, parse)
+    report.rows_read = stage(con, parse)
     merge.reject_duplicate_keys(con, schema)
     step("merging")
     counts = merge.merge(con, schema, report.file, inbox_file.day, loaded_at)
     report.inserted, report.replaced = counts.inserted, counts.replaced
     report.unchanged, report.removed = counts.unchanged, counts.removed
+    report.kept_newer = counts.kept_newer
     report.rejected = _count(con, f"SELECT count(*) FROM {STAGED} WHERE NOT {OK}")
     if report.rejected:
         con.execute(f"""

@@ -111,7 +111,9 @@ def field_sql(field: Field, cell: str, typed: str, rules: Rules) -> FieldSql:
         case FieldType.DECIMAL:
             value = _decimal(field, cell, checks)
         case FieldType.INTEGER:
-            value = f"TRY_CAST({cell} AS INTEGER)"
+            # TRY_CAST alone would take '1.5' as 2 and '1e2' as 100.
+            value = (f"CASE WHEN regexp_full_match({cell}, '-?[0-9]{{1,9}}') "
+                     f"THEN TRY_CAST({cell} AS INTEGER) END")
             checks.add(f"{typed} IS NULL AND {cell} IS NOT NULL", "not_integer",
                        f"{_quoted(cell)} || ' is not a whole number'")
         case FieldType.DATE:

@@ -7,7 +7,6 @@ loads at once.
 
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -52,13 +51,10 @@ def _walk(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def _place(source: Path, target: Path) -> None:
-    """Hard-link when possible (no copy of a 2 GB file), else copy; via a temp name."""
+    """Copy through a temp name: the archive must not change if the sender rewrites its file."""
     partial = target.with_name(target.name + ".part")
     partial.unlink(missing_ok=True)
-    try:
-        os.link(source, partial)
-    except OSError:
-        shutil.copyfile(source, partial)
+    shutil.copyfile(source, partial)
     partial.replace(target)
 
 

@@ -32,6 +32,8 @@ class MergeCounts:
     unchanged: int = 0
     removed: int = 0
     """Categories of a re-sent line that the new version no longer lists."""
+    kept_newer: int = 0
+    """Rows not applied: a later business day already sent a newer version of the key."""
 
 
 def _join(keys: tuple[str, ...], left: str, right: str) -> str:
@@ -106,39 +108,45 @@ def merge(con: duckdb.DuckDBPyConnection, schema: RecordSchema, file_name: str, 
                   "loaded_at": literal(loaded_at.isoformat()) + "::TIMESTAMPTZ"}
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE matched AS
-        SELECT s._line, t.rowid AS target_row, t.row_hash = s.row_hash AS same,
+        SELECT s._line, t.rowid AS target_row,
+               CASE WHEN t.row_hash = s.row_hash THEN 'same'
+                    WHEN t.batch_day > {provenance['batch_day']} THEN 'older'
+                    ELSE 'replace' END AS action,
                t.batch_day, t.source_file, t.source_line,
                concat_ws('|', {", ".join(f"s.{k}" for k in keys)}) AS row_key
         FROM {STAGED} s JOIN {table} t ON {_join(keys, 's', 't')}
         WHERE {OK}
     """)
     counts = MergeCounts()
-    counts.unchanged = _scalar(con, "SELECT count(*) FILTER (same) FROM matched")
-    counts.replaced = _scalar(con, "SELECT count(*) FILTER (NOT same) FROM matched")
+    # A correction for an old day must not undo what later days sent: newest business day wins.
+    counts.unchanged = _scalar(con, "SELECT count(*) FILTER (action = 'same') FROM matched")
+    counts.replaced = _scalar(con, "SELECT count(*) FILTER (action = 'replace') FROM matched")
+    counts.kept_newer = _scalar(con, "SELECT count(*) FILTER (action = 'older') FROM matched")
     if counts.replaced:
         con.execute(f"""
             INSERT INTO replaced_rows
             SELECT {literal(table)}, row_key, {provenance['batch_day']}, {literal(file_name)},
                    _line, batch_day, source_file, source_line, {provenance['loaded_at']}
-            FROM matched WHERE NOT same
+            FROM matched WHERE action = 'replace'
         """)
         con.execute(f"DELETE FROM {table} WHERE rowid IN "
-                    "(SELECT target_row FROM matched WHERE NOT same)")
+                    "(SELECT target_row FROM matched WHERE action = 'replace')")
     if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:
-        counts.removed = _remove_stale_categories(con)
+        counts.removed = _remove_stale_categories(con, provenance["batch_day"])
     select = ", ".join(provenance.get(c, f"s.{c}") for c in columns)
     con.execute(f"""
         INSERT INTO {table}
         SELECT {select} FROM {STAGED} s
-        WHERE {OK} AND NOT EXISTS (SELECT 1 FROM matched m WHERE m._line = s._line AND m.same)
+        WHERE {OK} AND NOT EXISTS (SELECT 1 FROM matched m
+                                   WHERE m._line = s._line AND m.action <> 'replace')
     """)
     counts.inserted = _scalar(con, f"SELECT count(*) FROM {STAGED} WHERE {OK}") - (
-        counts.unchanged + counts.replaced)
+        counts.unchanged + counts.replaced + counts.kept_newer)
     con.execute("DROP TABLE matched")
     return counts
 
 
-def _remove_stale_categories(con: duckdb.DuckDBPyConnection) -> int:
+def _remove_stale_categories(con: duckdb.DuckDBPyConnection, day: str) -> int:
     """A line's categories are a set: re-sending a line's categories replaces the whole set."""
     line_keys = ("store_code", "order_number", "line_number")
     key_list = ", ".join(line_keys)
@@ -147,7 +155,7 @@ def _remove_stale_categories(con: duckdb.DuckDBPyConnection) -> int:
         SELECT t.rowid AS target_row FROM order_line_categories t
         JOIN (SELECT DISTINCT {key_list} FROM {STAGED} WHERE {OK}) s
           ON {_join(line_keys, 't', 's')}
-        WHERE NOT EXISTS (SELECT 1 FROM {STAGED} n WHERE {loads("n")} AND
+        WHERE t.batch_day <= {day} AND NOT EXISTS (SELECT 1 FROM {STAGED} n WHERE {loads("n")} AND
                           {_join((*line_keys, 'category'), 'n', 't')})
     """)
     removed = _scalar(con, "SELECT count(*) FROM stale")

@@ -36,6 +36,7 @@ class FileReport:
     replaced: int = 0
     unchanged: int = 0
     removed: int = 0
+    kept_newer: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
@@ -60,9 +61,13 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def free_path(folder: Path, name: str, checksum: str | None) -> Path:
-    """`folder/name`, or a name carrying the checksum when another file already holds it."""
+    """`folder/name`, or the first free name carrying the checksum and then a counter."""
     path = folder / name
-    if not path.exists() or not checksum:
-        return path
     stem, dot, suffix = name.partition(".")
-    return folder / f"{stem}.{checksum[:12]}{dot}{suffix}"
+    tag = checksum[:12] if checksum else "copy"
+    attempt = 1
+    while path.exists():
+        counter = f"-{attempt}" if attempt > 1 else ""
+        path = folder / f"{stem}.{tag}{counter}{dot}{suffix}"
+        attempt += 1
+    return path

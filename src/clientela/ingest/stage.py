@@ -39,8 +39,9 @@ def _regex_delimiter(delimiter: str) -> str:
     return re.escape(delimiter) if delimiter != "\t" else "\t"
 
 
-def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_length: int) -> int:
-    """Make `records(line, raw)` and return how many there are."""
+def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile,
+                 max_line_length: int) -> None:
+    """Make `records(line, raw)`."""
     drop_records(con)
     con.execute(
         "CREATE TEMP TABLE raw_lines AS SELECT raw FROM read_csv(?, "
@@ -54,7 +55,7 @@ def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_le
     # Inside a transaction row ids start at a large offset; lines count from the first one.
     first = con.execute("SELECT coalesce(min(rowid), 0) FROM raw_lines").fetchone()
     numbered = f"(SELECT rowid - {first[0] if first else 0} + 1 AS line, raw FROM raw_lines)"
-    content = "line > 1 AND raw IS NOT NULL AND trim(raw) <> ''"
+    content = f"line > 1 AND raw <> '' AND NOT {_blank('raw')}"
     # A quoted field holding a line break shows as two lines with an odd number of quotes: one
     # opening a quoted field it does not close, then one closing it; glue the lines between
     # back into one record. (A lone quote inside a field, `TV 55" LED`, opens nothing.)
@@ -88,8 +89,6 @@ def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_le
         con.execute(f"CREATE TEMP VIEW {RECORDS} AS SELECT line, raw FROM {numbered} "
                     f"WHERE {content}")
     con.execute("DROP TABLE quoted_spans")
-    row = con.execute(f"SELECT count(*) FROM {RECORDS}").fetchone()
-    return int(row[0]) if row else 0
 
 
 def drop_records(con: duckdb.DuckDBPyConnection) -> None:
@@ -112,6 +111,20 @@ def _span_patterns(delimiter: str) -> tuple[str, str]:
     opens = f'(?:(?:{quoted}|{plain}){d})*"(?:[^"]|"")*'
     closes = f'(?:[^"]|"")*"(?:{d}(?:{quoted}|{plain}))*'
     return opens, closes
+
+
+def _blank(text: str) -> str:
+    """Whether `text` is only white space; trim() runs only where a space could be."""
+    return (f"CASE WHEN {text}[1] IN (' ', chr(9)) OR {text}[-1] IN (' ', chr(9)) "
+            f"THEN trim({text}) = '' ELSE false END")
+
+
+def _cell(position: int) -> str:
+    """The cell at `position`, trimmed, NULL when empty (trim() only runs where needed)."""
+    cell = f"f[{position}]"
+    return (f"CASE WHEN {cell} = '' THEN NULL "
+            f"WHEN {cell}[1] IN (' ', chr(9)) OR {cell}[-1] IN (' ', chr(9)) "
+            f"THEN nullif(trim({cell}), '') ELSE {cell} END")
 
 
 def _split_sql(delimiter: str) -> tuple[str, str]:
@@ -162,9 +175,9 @@ class Parse:
 
     def _typed(self, source: str) -> str:
         """Cells (`c_*`, `x_*`) and typed columns, side by side, for the checks to read."""
-        cells = [f"nullif(trim(f[{position}]), '') AS {ident('c_' + name)}"
+        cells = [f"{_cell(position)} AS {ident('c_' + name)}"
                  for name, position in self.header.positions.items()]
-        cells += [f"nullif(trim(f[{position}]), '') AS {ident(f'x_{position}')}"
+        cells += [f"{_cell(position)} AS {ident(f'x_{position}')}"
                   for _, position in self.header.extras]
         return f"""
             SELECT *, {", ".join(self.columns)} FROM (
@@ -243,23 +256,28 @@ def _alias(column_sql: str) -> str:
     return column_sql.rsplit(" AS ", 1)[1]
 
 
-def stage(con: duckdb.DuckDBPyConnection, parse: Parse) -> None:
-    """Create `staged` from `records`; lines and categories are checked against known orders."""
-    content = ", ".join("t." + ident(c) for c in parse.content_columns())
-    extra = ", ".join(["NULL::BIGINT AS _superseded_by", *parse.derived_columns()])
-    orphan = "false"
-    join = ""
+def stage(con: duckdb.DuckDBPyConnection, parse: Parse) -> int:
+    """Create `staged` from `records` and return its row count; lines and categories are
+    checked against known orders."""
+    content = ", ".join(ident(c) for c in parse.content_columns())
+    extra = ", ".join(["false AS _orphan", "NULL::BIGINT AS _superseded_by",
+                       *parse.derived_columns()])
+    con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+    con.execute(f"CREATE TEMP TABLE {STAGED} AS SELECT *, hash({content}) AS row_hash, {extra} "
+                f"FROM ({parse.flagged()})")
+    row = con.execute(f"SELECT count(*) FROM {STAGED}").fetchone()
     kind = parse.schema.kind
     if kind in (RecordKind.ORDER_LINES, RecordKind.ORDER_LINE_CATEGORIES):
-        parent, keys = (("orders", ("store_code", "order_number"))
-                        if kind is RecordKind.ORDER_LINES else
-                        ("order_lines", ("store_code", "order_number", "line_number")))
-        on = " AND ".join(f"p.{k} = t.{k}" for k in keys)
-        join = f"LEFT JOIN (SELECT {', '.join(keys)} FROM {parent}) p ON {on}"
-        orphan = f"NOT t._invalid AND p.{keys[0]} IS NULL"
-    con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+        _flag_orphans(con, kind)
+    return int(row[0]) if row else 0
+
+
+def _flag_orphans(con: duckdb.DuckDBPyConnection, kind: RecordKind) -> None:
+    parent, keys = (("orders", ("store_code", "order_number")) if kind is RecordKind.ORDER_LINES
+                    else ("order_lines", ("store_code", "order_number", "line_number")))
+    on = " AND ".join(f"p.{k} = s.{k}" for k in keys)
+    # Orphans are rare: find them with an anti join, then flag just those rows.
     con.execute(f"""
-        CREATE TEMP TABLE {STAGED} AS
-        SELECT t.*, {orphan} AS _orphan, hash({content}) AS row_hash, {extra}
-        FROM ({parse.flagged()}) t {join}
+        UPDATE {STAGED} SET _orphan = true WHERE _line IN (
+            SELECT s._line FROM {STAGED} s ANTI JOIN {parent} p ON {on} WHERE NOT s._invalid)
     """)
