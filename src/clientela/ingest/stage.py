@@ -214,28 +214,39 @@ class Parse:
         return []
 
     def _extra_columns(self) -> None:
-        entries = []
+        keys: list[str] = []
+        values: list[str] = []
+        dynamic: list[bool] = []
         for name, position in self.header.extras:
             cell = ident(f"x_{position}")
             if self.schema.extra_columns_are_attributes:
-                # Some ERP exporters write a custom attribute as {"Key":"NAME","Value":"v"}.
+                # Some ERP exporters write a custom attribute as {"Key":"NAME","Value":"v"};
+                # JSON is looked at only in cells that start with a brace.
+                # (AND does not short-circuit in SQL; CASE does.)
                 as_json = (f"CASE WHEN starts_with({cell}, '{{') AND json_valid({cell}) "
                            f"THEN {cell} END")
-                json_key = f"json_extract_string({as_json}, '$.Key')"
-                key = f"coalesce({json_key}, {literal(name)})"
-                value = (f"CASE WHEN {json_key} IS NOT NULL THEN "
-                         f"json_extract_string({as_json}, '$.Value') ELSE {cell} END")
+                json_key = (f"CASE WHEN {as_json} IS NOT NULL "
+                            f"THEN json_extract_string({as_json}, '$.Key') END")
+                keys.append(f"coalesce({json_key}, {literal(name)})")
+                values.append(f"CASE WHEN {json_key} IS NOT NULL "
+                              f"THEN json_extract_string({as_json}, '$.Value') ELSE {cell} END")
+                dynamic.append(True)
             else:
-                key, value = literal(name), cell
-            entries.append(f"{{'key': {key}, 'value': {value}}}")
+                keys.append(literal(name))
+                values.append(cell)
+                dynamic.append(False)
+        entries = []
+        for i, (key, value) in enumerate(zip(keys, values, strict=True)):
+            # Keep the last entry of a name sent twice (a column and a {"Key"} cell naming it);
+            # header names are unique, so only entries with a JSON key can collide.
+            keep = [f"{value} IS NOT NULL"] + [
+                f"NOT coalesce({values[j]} IS NOT NULL AND {keys[j]} = {key}, false)"
+                for j in range(i + 1, len(keys)) if dynamic[i] or dynamic[j]]
+            entries.append(f"CASE WHEN {' AND '.join(keep)} THEN "
+                           f"{{'key': {key}, 'value': {value}}} END")
         target = "attributes" if self.schema.extra_columns_are_attributes else "extra"
-        listed = f"[{', '.join(entries)}]"
-        # Keep the last entry of a name sent twice (a column and a {"Key"} cell naming it).
-        later = (f"list_filter(list_slice({listed}, i + 1, {len(entries)}), "
-                 "lambda x: x.value IS NOT NULL)")
-        mapped = (f"map_from_entries(list_filter({listed}, lambda e, i: e.value IS NOT NULL "
-                  f"AND NOT list_contains(list_transform({later}, lambda x: x.key), e.key)))"
-                  if entries else "MAP {}::MAP(VARCHAR, VARCHAR)")
+        mapped = (f"map_from_entries(list_filter([{', '.join(entries)}], "
+                  "lambda e: e IS NOT NULL))" if entries else "MAP {}::MAP(VARCHAR, VARCHAR)")
         self.columns.append(f"{mapped} AS {target}")
         if self.schema.kind is not RecordKind.CUSTOMERS:
             return
