@@ -30,8 +30,10 @@ from clientela.ingest.inbox import Waiting
 from clientela.ingest.report import FileReport
 from clientela.ingest.status import SkipError, queue_status
 from clientela.ingest.status import skip_day as skip
+from clientela.schema import RecordKind, record_schema
 
-console = Console()
+# soft_wrap: long paths stay whole on one line, for copying.
+console = Console(soft_wrap=True)
 
 
 class RichProgress:
@@ -112,10 +114,12 @@ def _print_summary(result: ImportResult) -> None:
     if result.days_loaded:
         first, last = min(result.days_loaded), max(result.days_loaded)
         console.print(f"Loaded {len(result.days_loaded)} day(s), {first} to {last}.")
-        table = Table("file", "files", "rows read", "inserted", "replaced", "unchanged",
-                      "rejected")
+        table = Table("file", "files", "read", "new", "replaced", "same", "rejected",
+                      caption="rows read; new, replaced and unchanged (same) rows; rejected")
+        table.columns[0].no_wrap = True
         for kind, row in totals.items():
-            table.add_row(kind, *(f"{row[k]:,}" for k in (
+            tag = record_schema(RecordKind(kind)).file_tag
+            table.add_row(tag, *(f"{row[k]:,}" for k in (
                 "files", "rows_read", "inserted", "replaced", "unchanged", "rejected")))
         console.print(table)
     else:

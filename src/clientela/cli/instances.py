@@ -10,7 +10,8 @@ from rich.console import Console
 from clientela.config import create_instance
 from clientela.stores import analytics, operational
 
-console = Console()
+# soft_wrap: long paths stay whole on one line, for copying.
+console = Console(soft_wrap=True)
 
 
 def init(
