@@ -129,6 +129,10 @@ def _print_summary(result: ImportResult) -> None:
             colour = "red" if report.outcome == "refused" else "yellow"
             console.print(f"[{colour}]{report.outcome}[/{colour}] {report.file}: "
                           f"{report.message}", highlight=False)
+    kept_newer = sum(r.kept_newer for r in result.reports)
+    if kept_newer:
+        console.print(f"{kept_newer:,} re-sent row(s) of an older day were not applied: a later "
+                      "day had already sent a newer version (kept_newer in the reports).")
     with_rejects = [r for r in result.reports if r.rejected]
     for report in with_rejects[:10]:
         reasons = ", ".join(f"{k} {v}" for k, v in report.rejected_by_reason.items())
