@@ -107,8 +107,11 @@ def test_create_instance_with_a_wrong_value(home: Path, kwargs: dict[str, str],
     ("files", "max_line_length = 10",
      "[files] max_line_length = 10: Input should be greater than or equal to 1024"),
     ("files", 'store_scoped_customer_ids = "perhaps"',
-     "[files] store_scoped_customer_ids = 'perhaps': Input should be a valid boolean, unable "
-     "to interpret input"),
+     "[files] store_scoped_customer_ids = 'perhaps': use true or false (a TOML boolean, "
+     "without quotes)"),
+    ("files", 'store_scoped_customer_ids = "yes"',
+     "[files] store_scoped_customer_ids = 'yes': use true or false (a TOML boolean, "
+     "without quotes)"),
     ("storage", 'memory_limit = "lots"',
      "[storage] memory_limit = 'lots': use a size such as '1GB' or '512MB'"),
     ("storage", "threads = -1",

@@ -319,3 +319,35 @@ def test_csv_and_txt_extensions_and_any_case_names(
 
     assert [r.outcome for r in result.reports] == ["loaded"] * 4
     assert query(instance, "SELECT count(*) FROM order_line_categories") == [(2,)]
+
+
+def test_trailing_delimiters_on_header_or_lines_are_tolerated(
+        instance: Instance, drop: Path, write_day: Callable[..., dict[str, Path]],
+        query: Callable[..., list[tuple[Any, ...]]]) -> None:
+    header = ("OrderNumber|StoreCode|UserId|Date|TotalItems|TotalProducts|TotalAmount|"
+              "ItemsAmount|DiscountsAmount|ShippingAmount")
+    orders = (f"{header}|\n"
+              "o1|S1|u1|01/01/2025|3|2|30.00|25.00|0|0|\n"
+              "o2|S1|u1|01/01/2025|1|1|10.00|10.00|0|0\n").encode()
+    lines = (b"StoreCode|OrderNumber|LineNumber|Quantity|ItemCode|Price\n"
+             b"S1|o1|1|2|SKU1|10.00|\nS1|o1|2|1|SKU2|10.00\n")
+    write_day(drop, instance, date(2025, 1, 1), orders=orders, lines=lines)
+
+    result = run_import(instance, [drop])
+
+    assert result.rows_rejected == 0
+    assert query(instance, "SELECT order_number FROM orders ORDER BY 1") == [("o1",), ("o2",)]
+    assert query(instance, "SELECT count(*) FROM order_lines") == [(2,)]
+
+
+def test_birth_date_with_a_time_part_keeps_the_date(
+        instance: Instance, drop: Path, write_day: Callable[..., dict[str, Path]],
+        query: Callable[..., list[tuple[Any, ...]]]) -> None:
+    customers = (b"UserId|Email|BirthDate\nu1|a@b.cl|1985-03-02 00:00:00\n"
+                 b"u2|c@d.cl|02/03/1986 00:00\n")
+    write_day(drop, instance, date(2025, 1, 1), customers=customers)
+
+    run_import(instance, [drop])
+
+    assert query(instance, "SELECT user_id, birth_date::VARCHAR FROM customers ORDER BY 1") == [
+        ("u1", "1985-03-02"), ("u2", "1986-03-02")]

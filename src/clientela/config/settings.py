@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -71,7 +72,7 @@ class InstanceSection(_Section):
 class FilesSection(_Section):
     prefix: Annotated[str, Field(
         description="Prefix of the daily file names")] = "ICOMMKT_"
-    store_scoped_customer_ids: Annotated[bool, Field(
+    store_scoped_customer_ids: Annotated[StrictBool, Field(
         description="Customer ids are numbered per store: a customer is (StoreCode, UserId)"
     )] = False
     max_line_length: Annotated[int, Field(
@@ -178,6 +179,8 @@ def _explain(path: Path, error: ValidationError, data: dict[str, Any]) -> str:
         if problem["type"] == "extra_forbidden":
             allowed = _allowed_keys(location[:-1])
             message = f"unknown setting; allowed here: {', '.join(allowed)}"
+        elif problem["type"] in ("bool_type", "bool_parsing"):
+            message = "use true or false (a TOML boolean, without quotes)"
         elif problem["type"] == "missing":
             message = "missing; it is required"
         shown = (f" = {value!r}" if value is not None and problem["type"] != "extra_forbidden"

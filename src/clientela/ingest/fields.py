@@ -20,7 +20,9 @@ LOCAL_FORMATS = [
 OFFSET_FORMATS = [
     "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M%z",
 ]
-DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
+DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M",
+                "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
+"""A date may come with a time part (some ERPs export 00:00:00); the time is dropped."""
 OFFSET_PATTERN = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 
 

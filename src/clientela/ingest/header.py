@@ -15,6 +15,8 @@ class HeaderMap:
     extras: list[tuple[str, int]]
     """Columns the schema does not know: (name as sent, 1-based position)."""
     width: int
+    named_width: int
+    """Columns up to the last named one: unnamed trailing columns may be missing on a line."""
 
     def position(self, field: Field) -> int | None:
         return self.positions.get(field.name)
@@ -22,7 +24,10 @@ class HeaderMap:
 
 def map_header(schema: RecordSchema, header: list[str]) -> HeaderMap:
     seen: dict[str, int] = {}
-    for index, name in enumerate(header, start=1):
+    named_width = len(header)
+    while named_width and not header[named_width - 1]:
+        named_width -= 1
+    for index, name in enumerate(header[:named_width], start=1):
         if not name:
             raise FileRefusedError(f"column {index} of the header has no name")
         if name.lower() in seen:
@@ -31,7 +36,7 @@ def map_header(schema: RecordSchema, header: list[str]) -> HeaderMap:
         seen[name.lower()] = index
     positions = {f.name: seen[f.name.lower()] for f in schema.fields if f.name.lower() in seen}
     known = {f.name.lower() for f in schema.fields}
-    extras = [(name, index) for index, name in enumerate(header, start=1)
+    extras = [(name, index) for index, name in enumerate(header[:named_width], start=1)
               if name.lower() not in known]
     if not positions:
         expected = ", ".join(f.name for f in schema.header_fields)
@@ -43,4 +48,4 @@ def map_header(schema: RecordSchema, header: list[str]) -> HeaderMap:
     if missing:
         raise FileRefusedError(f"missing required column(s) {', '.join(missing)}; "
                           f"the header has {', '.join(header)}")
-    return HeaderMap(positions, extras, len(header))
+    return HeaderMap(positions, extras, len(header), named_width)

@@ -63,6 +63,11 @@ def run_import(instance: Instance, paths: Iterable[Path],
     try:
         result.reports += receive(instance, paths)
         con = analytics.connect(instance)
+        # Holding the store's lock, no other import runs: an earlier one still "running" was
+        # killed outright.
+        ops.execute("UPDATE import_runs SET outcome = 'interrupted', message = 'the process "
+                    "ended without finishing (killed or crashed)' "
+                    "WHERE outcome = 'running' AND id <> ?", (run_id,))
         try:
             _load_days(con, instance, result, progress)
         finally:

@@ -66,9 +66,10 @@ def reject_duplicate_keys(con: duckdb.DuckDBPyConnection, schema: RecordSchema) 
 def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
     """`_line, _raw, e` (one row per error) for every staged row that does not load."""
     keys = STORAGE_KEYS[schema.kind]
-    shown = " || ', ' || ".join(f"coalesce(s.{k}::VARCHAR, '')" for k in keys
-                                if k != "scope_store")
     by_column = {f.column: f.name for f in schema.fields}
+    if parse.rules.store_scoped_customer_ids:
+        by_column["scope_store"] = "StoreCode"
+    shown = " || ', ' || ".join(f"coalesce(s.{k}::VARCHAR, '')" for k in keys if k in by_column)
     names = ", ".join(by_column[k] for k in keys if k in by_column)  # in the values' order
     duplicate = error_struct(None, "duplicate_key", f"'duplicate key ({names}) = (' || {shown} "
                              "|| '): superseded by line ' || s._superseded_by")

@@ -156,19 +156,23 @@ class Parse:
         self.errors: list[str] = []
         self.bad: list[str] = []
         width = header.width
+        # Some ERPs end every line with the delimiter, on the header, the data or both: an
+        # empty last field is tolerated, and unnamed trailing header columns may be absent.
+        self.width_ok = (f"(_width BETWEEN {header.named_width} AND {width} "
+                         f"OR (_width = {width + 1} AND _last_empty))")
         quoting = error_struct(None, "malformed_quoting", "'malformed quoting: a quoted field "
                                "must be closed and followed by the delimiter'")
         wrong_width = error_struct(None, "field_count",
                                    f"'has ' || _width || ' fields; the header has {width}'")
         self.errors.append(f"CASE WHEN NOT _well_formed THEN {quoting} "
-                           f"WHEN _width <> {width} THEN {wrong_width} END")
-        self.bad.append(f"(NOT _well_formed OR _width <> {width})")
+                           f"WHEN NOT {self.width_ok} THEN {wrong_width} END")
+        self.bad.append(f"(NOT _well_formed OR NOT {self.width_ok})")
         for field in schema.fields:
             cell = ident("c_" + field.name) if header.position(field) else "NULL::VARCHAR"
             sql = field_sql(field, cell, ident(field.column), rules)
             self.columns.append(f"{sql.value} AS {ident(field.column)}")
             if sql.error and sql.bad:
-                self.errors.append(f"CASE WHEN _width = {width} AND _well_formed THEN "
+                self.errors.append(f"CASE WHEN {self.width_ok} AND _well_formed THEN "
                                    f"{sql.error} END")
                 self.bad.append(sql.bad)
         self._extra_columns()
@@ -181,7 +185,8 @@ class Parse:
                   for _, position in self.header.extras]
         return f"""
             SELECT *, {", ".join(self.columns)} FROM (
-                SELECT line AS _line, raw AS _raw, len(f) AS _width, _well_formed,
+                SELECT line AS _line, raw AS _raw, len(f) AS _width, f[-1] = '' AS _last_empty,
+                       _well_formed,
                        {", ".join(cells)}
                 FROM (SELECT line, raw, {self.fields_sql} AS f,
                              {self.well_formed} AS _well_formed FROM {source}))
@@ -257,7 +262,7 @@ class Parse:
         self.columns.append(f"coalesce({store}, '') AS scope_store")
         required = error_struct("StoreCode", "required", "'StoreCode is required: this "
                                 "instance numbers customer ids per store'")
-        self.errors.append(f"CASE WHEN {store} IS NULL AND _width = {self.header.width} "
+        self.errors.append(f"CASE WHEN {store} IS NULL AND {self.width_ok} "
                            f"THEN {required} END")
         self.bad.append(f"({store} IS NULL)")
 
