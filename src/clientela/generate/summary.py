@@ -35,4 +35,6 @@ class GenerationSummary:
     legacy_encoded_files: list[Path] = field(default_factory=list)
     """Files written in Windows-1252 instead of UTF-8."""
     header_only_days: list[date] = field(default_factory=list)
+    defective_rows: int = 0
+    """Broken rows written on purpose (see generate/defects.py); the importer rejects them."""
     truth_file: Path | None = None

@@ -14,6 +14,13 @@ from clientela.generate.calendar import Calendar
 from clientela.generate.cells import DELIMITER
 from clientela.generate.customers import HEADER as CUSTOMERS_HEADER
 from clientela.generate.customers import CustomerRows
+from clientela.generate.defects import (
+    LINE_DEFECTS,
+    ORDER_DEFECTS,
+    defect_lines,
+    defect_orders,
+    is_defect_day,
+)
 from clientela.generate.order_rows import OrderRows
 from clientela.generate.summary import GenerationSummary
 from clientela.ingest.filenames import daily_file_name
@@ -98,6 +105,10 @@ class DailyFiles:
                 orders.write(rows.orders(chunk))
                 lines.write(rows.lines(chunk))
                 categories.write(rows.categories(chunk))
+            if is_defect_day(day):
+                orders.write(defect_orders(day, self._calendar.dates[day]))
+                lines.write(defect_lines(day))
+                self._summary.defective_rows += ORDER_DEFECTS + LINE_DEFECTS
         summary = self._summary
         summary.files.extend((orders.path, lines.path, categories.path))
         summary.orders += orders.rows
