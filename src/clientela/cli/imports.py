@@ -12,12 +12,10 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
 
@@ -37,22 +35,26 @@ console = Console(soft_wrap=True)
 
 
 class RichProgress:
-    """Days done, and the bytes of the file being read; steps shown beside it."""
+    """The business day being loaded, and the file being read with its step and size."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.days: TaskID = progress.add_task("days loaded", total=None)
+        self.days: TaskID = progress.add_task("loading", total=None, detail="")
+        self.started = 0
         self.current: TaskID | None = None
         self.name = ""
 
     def day(self, day: date, files: list[InboxFile]) -> None:
-        self.progress.update(self.days, description=f"day {day}")
+        self.started += 1
+        self.progress.update(self.days, description=f"day {day}",
+                             detail=f"{self.started - 1:,} day(s) loaded")
 
     def file(self, name: str, size: int) -> None:
         if self.current is not None:
             self.progress.remove_task(self.current)
         self.name = name
-        self.current = self.progress.add_task(f"  {name}: checking", total=size)
+        self.current = self.progress.add_task(f"  {name}: checking", total=size,
+                                              detail=f"{size / 1e6:,.1f} MB")
 
     def advance(self, nbytes: int) -> None:
         if self.current is not None:
@@ -63,8 +65,9 @@ class RichProgress:
             self.progress.update(self.current, description=f"  {self.name}: {label}")
 
     def done(self, report: FileReport) -> None:
-        if report.kind == "order_line_categories":
-            self.progress.advance(self.days, 1)
+        if self.current is not None:
+            self.progress.remove_task(self.current)
+            self.current = None
 
 
 def import_files(
@@ -80,8 +83,8 @@ def import_files(
         result = run_import(target, paths or [])
         typer.echo(json.dumps(_result_json(result), indent=2, default=str))
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+               TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         progress: ImportProgress = RichProgress(bar)
         result = run_import(target, paths or [], progress)
