@@ -22,9 +22,9 @@ from rich.table import Table
 from clientela.cli.errors import UserError
 from clientela.cli.options import InstanceOption, JsonOption
 from clientela.config import open_instance
-from clientela.ingest.batch import InboxFile
 from clientela.ingest.importer import ImportProgress, ImportResult, run_import
 from clientela.ingest.inbox import Waiting
+from clientela.ingest.inbox_file import InboxFile
 from clientela.ingest.report import FileReport
 from clientela.ingest.status import SkipError, queue_status
 from clientela.ingest.status import skip_day as skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,23 +13,16 @@ import duckdb
 from clientela.config import Instance
 from clientela.ingest import merge
 from clientela.ingest.fields import Rules
-from clientela.ingest.header import map_header
-from clientela.ingest.probe import FileRefusedError, ProbedFile
+from clientela.ingest.inbox_file import InboxFile
+from clientela.ingest.merge import loads
+from clientela.ingest.prepare import PreparedFile
 from clientela.ingest.report import FileReport, HeaderTotals
 from clientela.ingest.sql import literal
-from clientela.ingest.stage import OK, STAGED, Parse, drop_records, loads, read_records, stage
-from clientela.schema import RECORDS, RecordKind, RecordSchema
+from clientela.schema import RECORDS, RecordKind
 from clientela.stores.analytics import transaction
 
 Step = Callable[[str], None]
 """Told which step a file is at (`reading`, `checking`, `merging`...)."""
-
-
-@dataclass(frozen=True)
-class InboxFile:
-    path: Path
-    schema: RecordSchema
-    day: date
 
 
 def rules_for(instance: Instance) -> Rules:
@@ -50,7 +42,7 @@ def already_loaded(con: duckdb.DuckDBPyConnection, kind: RecordKind, day: date,
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
-               files: list[InboxFile], probed: dict[Path, ProbedFile | FileRefusedError],
+               files: list[InboxFile], prepared: dict[Path, PreparedFile],
                step: Step) -> list[FileReport]:
     """Load the day's files in load order inside one transaction and mark the day loaded."""
     reports: list[FileReport] = []
@@ -59,8 +51,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
     with transaction(con):
         for inbox_file in ordered:
             started = time.monotonic()
-            report = _load_file(con, instance, inbox_file, probed[inbox_file.path], loaded_at,
-                                step)
+            report = _load_file(con, instance, inbox_file, prepared[inbox_file.path],
+                                loaded_at, step)
             report.seconds = round(time.monotonic() - started, 3)
             reports.append(report)
         orders = next((r for r in reports if r.kind == RecordKind.ORDERS.value
@@ -71,19 +63,18 @@ def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
             _record_file(con, report, loaded_at)
         con.execute("INSERT OR REPLACE INTO import_days VALUES (?, 'loaded', ?, NULL)",
                     [day, loaded_at])
-        con.execute(f"DROP TABLE IF EXISTS {STAGED}")
-        drop_records(con)
+        con.execute(f"DROP TABLE IF EXISTS {merge.EXCLUDED}")
     return reports
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: InboxFile,
-               probed: ProbedFile | FileRefusedError, loaded_at: datetime,
-               step: Step) -> FileReport:
+               prepared: PreparedFile, loaded_at: datetime, step: Step) -> FileReport:
     schema = inbox_file.schema
     report = FileReport(file=inbox_file.path.name, outcome="loaded", kind=schema.kind.value,
                         day=inbox_file.day.isoformat())
-    if isinstance(probed, FileRefusedError):
-        report.outcome, report.message = "refused", str(probed)
+    probed = prepared.probed
+    if probed is None:
+        report.outcome, report.message = "refused", str(prepared.refused)
         report.bytes = inbox_file.path.stat().st_size
         return report
     report.checksum, report.bytes = probed.checksum, probed.size
@@ -93,25 +84,20 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
         report.outcome = "duplicate"
         report.message = f"the same file was already imported on {previous}; nothing to do"
         return report
-    try:
-        header = map_header(schema, probed.header)
-    except FileRefusedError as refused:
-        report.outcome, report.message = "refused", str(refused)
+    if prepared.refused or prepared.parse is None or prepared.header is None:
+        report.outcome, report.message = "refused", str(prepared.refused)
         return report
-    report.unmapped_columns = [name for name, _ in header.extras] \
+    parse, staged = prepared.parse, prepared.parse.names.staged
+    report.unmapped_columns = [name for name, _ in prepared.header.extras] \
         if not schema.extra_columns_are_attributes else []
-    step("reading")
-    read_records(con, probed, instance.settings.files.max_line_length)
-    step("checking")
-    parse = Parse(probed, schema, header, rules_for(instance))
-    report.rows_read = stage(con, parse)
-    merge.reject_duplicate_keys(con, schema)
+    report.rows_read = prepared.rows
     step("merging")
-    counts = merge.merge(con, schema, report.file, inbox_file.day, loaded_at)
+    merge.exclude_orphans_and_duplicates(con, parse)
+    counts = merge.merge(con, parse, report.file, inbox_file.day, loaded_at)
     report.inserted, report.replaced = counts.inserted, counts.replaced
     report.unchanged, report.removed = counts.unchanged, counts.removed
     report.kept_newer = counts.kept_newer
-    report.rejected = _count(con, f"SELECT count(*) FROM {STAGED} WHERE NOT {OK}")
+    report.rejected = _count(con, f"SELECT count(*) FROM {staged} s WHERE NOT {loads('s')}")
     if report.rejected:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE file_rejects AS {merge.reasons_sql(schema, parse)};
@@ -124,15 +110,15 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
         con.execute("DROP TABLE file_rejects")
     if schema.kind is RecordKind.CUSTOMERS:
         report.customers_without_email = _count(
-            con, f"SELECT count(*) FROM {STAGED} WHERE {OK} AND email IS NULL")
+            con, f"SELECT count(*) FROM {staged} s WHERE {loads('s')} AND email IS NULL")
     if schema.kind is RecordKind.ORDERS:
-        scope = "o.store_code" if rules_for(instance).store_scoped_customer_ids else "''"
+        scope = "o.store_code" if parse.rules.store_scoped_customer_ids else "''"
         report.orders_without_customer = _count(con, f"""
-            SELECT count(*) FROM {STAGED} o WHERE {loads("o")} AND NOT EXISTS (
+            SELECT count(*) FROM {staged} o WHERE {loads("o")} AND NOT EXISTS (
                 SELECT 1 FROM customers c WHERE c.scope_store = {scope} AND c.user_id = o.user_id)
         """)
         con.execute(f"CREATE OR REPLACE TEMP TABLE batch_orders AS "
-                    f"SELECT store_code, order_number FROM {STAGED} WHERE {OK}")
+                    f"SELECT store_code, order_number FROM {staged} s WHERE {loads('s')}")
     return report
 
 

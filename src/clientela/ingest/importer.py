@@ -18,10 +18,12 @@ from typing import Protocol
 import duckdb
 
 from clientela.config import Instance
-from clientela.ingest.batch import InboxFile, load_batch
+from clientela.ingest.batch import load_batch, rules_for
 from clientela.ingest.inbox import Waiting, inbox_files, plan, receive
-from clientela.ingest.probe import FileRefusedError, ProbedFile, probe
+from clientela.ingest.inbox_file import InboxFile
+from clientela.ingest.prepare import PreparedFile, prepare
 from clientela.ingest.report import FileReport, free_path, write_json
+from clientela.ingest.stage import SCRATCH, Staging, drop_staging
 from clientela.stores import analytics, operational
 
 
@@ -90,45 +92,58 @@ def run_import(instance: Instance, paths: Iterable[Path],
     return result
 
 
-class _Prober:
-    """Probes files on a worker thread, one day ahead, while DuckDB loads the current day."""
+class _Preparer:
+    """Prepares files (probe, header, parse) on a worker connection, one day ahead, while the
+    main connection merges the current day. One worker thread: the connection is its own."""
 
-    def __init__(self, scratch: Path, max_line_length: int) -> None:
-        self.scratch, self.max_line_length = scratch, max_line_length
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clientela-probe")
-        self.pending: dict[Path, Future[ProbedFile | FileRefusedError]] = {}
+    def __init__(self, con: duckdb.DuckDBPyConnection, instance: Instance, folder: Path) -> None:
+        con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+        self.worker = con.cursor()
+        self.rules = rules_for(instance)
+        self.max_line_length = instance.settings.files.max_line_length
+        self.folder = folder
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clientela-prepare")
+        self.pending: dict[Path, Future[PreparedFile]] = {}
+        self.prepared = 0
 
     def submit(self, files: list[InboxFile]) -> None:
         for inbox_file in files:
             if inbox_file.path not in self.pending:
-                self.pending[inbox_file.path] = self.pool.submit(self._probe, inbox_file.path)
+                self.prepared += 1
+                names = Staging(f"f{self.prepared}_")
+                self.pending[inbox_file.path] = self.pool.submit(
+                    prepare, self.worker, inbox_file, self.rules, self.max_line_length, names,
+                    self.folder)
 
-    def result(self, path: Path) -> ProbedFile | FileRefusedError:
+    def result(self, path: Path) -> PreparedFile:
         return self.pending.pop(path).result()
 
-    def _probe(self, path: Path) -> ProbedFile | FileRefusedError:
-        try:
-            return probe(path, self.scratch, None, self.max_line_length)
-        except FileRefusedError as refused:
-            return refused
+    def release(self, prepared: PreparedFile) -> None:
+        """Drop a loaded file's scratch tables, on the worker, between two preparations."""
+        if prepared.parse is not None:
+            self.pool.submit(drop_staging, self.worker, prepared.parse.names)
+        probed = prepared.probed
+        if probed is not None and probed.readable != probed.path:
+            probed.readable.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.worker.close()
 
 
 def _load_days(con: duckdb.DuckDBPyConnection, instance: Instance, result: ImportResult,
                progress: ImportProgress) -> None:
-    scratch = instance.temp / "files"
-    scratch.mkdir(parents=True, exist_ok=True)
-    prober = _Prober(scratch, instance.settings.files.max_line_length)
+    folder = instance.temp / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    preparer = _Preparer(con, instance, folder)
     try:
-        _load_each_day(con, instance, result, progress, prober)
+        _load_each_day(con, instance, result, progress, preparer)
     finally:
-        prober.close()
+        preparer.close()
 
 
 def _load_each_day(con: duckdb.DuckDBPyConnection, instance: Instance, result: ImportResult,
-                   progress: ImportProgress, prober: _Prober) -> None:
+                   progress: ImportProgress, preparer: _Preparer) -> None:
     # Each loaded day can make the next one loadable, so plan again after every commit.
     while True:
         schedule = plan(con, inbox_files(instance))
@@ -136,23 +151,22 @@ def _load_each_day(con: duckdb.DuckDBPyConnection, instance: Instance, result: I
         if not schedule.loadable:
             return
         day, files = schedule.loadable[0]
-        prober.submit(files)
+        preparer.submit(files)
         if len(schedule.loadable) > 1:
-            prober.submit(schedule.loadable[1][1])
+            preparer.submit(schedule.loadable[1][1])
         progress.day(day, files)
-        probed: dict[Path, ProbedFile | FileRefusedError] = {}
+        prepared: dict[Path, PreparedFile] = {}
         for inbox_file in files:
             size = inbox_file.path.stat().st_size
             progress.file(inbox_file.path.name, size)
-            probed[inbox_file.path] = prober.result(inbox_file.path)
+            prepared[inbox_file.path] = preparer.result(inbox_file.path)
             progress.advance(size)
-        reports = load_batch(con, instance, day, files, probed, progress.step)
+        reports = load_batch(con, instance, day, files, prepared, progress.step)
         for inbox_file, report in zip(_in_load_order(files, reports), reports, strict=True):
             _file_away(con, instance, inbox_file, report)
             progress.done(report)
-        for candidate in probed.values():
-            if isinstance(candidate, ProbedFile) and candidate.readable != candidate.path:
-                candidate.readable.unlink(missing_ok=True)
+        for done in prepared.values():
+            preparer.release(done)
         result.reports += reports
         result.days_loaded.append(day)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 from clientela.config import Instance
-from clientela.ingest.batch import InboxFile
 from clientela.ingest.filenames import FileNameError, parse_daily_file_name
+from clientela.ingest.inbox_file import InboxFile
 from clientela.ingest.report import FileReport, free_path, write_json
 from clientela.schema import RECORDS
 

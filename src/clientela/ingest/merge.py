@@ -14,7 +14,7 @@ import duckdb
 
 from clientela.ingest.fields import error_struct
 from clientela.ingest.sql import literal
-from clientela.ingest.stage import OK, STAGED, Parse, loads
+from clientela.ingest.stage import Parse
 from clientela.schema import RecordKind, RecordSchema
 
 STORAGE_KEYS: dict[RecordKind, tuple[str, ...]] = {
@@ -45,22 +45,41 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def reject_duplicate_keys(con: duckdb.DuckDBPyConnection, schema: RecordSchema) -> None:
-    """A key sent twice in one file: the last line wins, the earlier ones are rejected."""
-    keys = STORAGE_KEYS[schema.kind]
+EXCLUDED = "excluded"
+"""Rows of the file being merged that are well formed yet do not load: `_line`, `orphan` (its
+order or line is unknown), `superseded_by` (a later line of the file has the same key)."""
+
+
+def loads(alias: str) -> str:
+    """The condition for the staged row `alias` to load."""
+    return (f"(NOT {alias}._invalid AND NOT EXISTS "
+            f"(SELECT 1 FROM {EXCLUDED} x WHERE x._line = {alias}._line))")
+
+
+def exclude_orphans_and_duplicates(con: duckdb.DuckDBPyConnection, parse: Parse) -> None:
+    """Fill `excluded` for the file: lines and categories of unknown orders, then the earlier
+    lines of a key sent twice (the last line wins)."""
+    staged = parse.names.staged
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {EXCLUDED} (_line BIGINT, orphan BOOLEAN, "
+                "superseded_by BIGINT)")
+    kind = parse.schema.kind
+    if kind in (RecordKind.ORDER_LINES, RecordKind.ORDER_LINE_CATEGORIES):
+        parent, parent_keys = (
+            ("orders", ("store_code", "order_number")) if kind is RecordKind.ORDER_LINES
+            else ("order_lines", ("store_code", "order_number", "line_number")))
+        con.execute(f"""
+            INSERT INTO {EXCLUDED} SELECT s._line, true, NULL FROM {staged} s
+            ANTI JOIN {parent} p ON {_join(parent_keys, 'p', 's')} WHERE NOT s._invalid
+        """)
+    keys = STORAGE_KEYS[kind]
     key_list = ", ".join(keys)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE duplicate_keys AS
-        SELECT {key_list}, max(_line) AS kept_line FROM {STAGED} WHERE {OK}
-        GROUP BY {key_list} HAVING count(*) > 1
+        INSERT INTO {EXCLUDED}
+        SELECT s._line, false, d.kept_line FROM {staged} s JOIN (
+            SELECT {key_list}, max(_line) AS kept_line FROM {staged} s WHERE {loads('s')}
+            GROUP BY {key_list} HAVING count(*) > 1) d ON {_join(keys, 's', 'd')}
+        WHERE {loads('s')} AND s._line < d.kept_line
     """)
-    if _scalar(con, "SELECT count(*) FROM duplicate_keys"):
-        con.execute(f"""
-            UPDATE {STAGED} SET _superseded_by = d.kept_line FROM duplicate_keys d
-            WHERE NOT {STAGED}._invalid AND NOT {STAGED}._orphan
-              AND {_join(keys, STAGED, 'd')} AND {STAGED}._line < d.kept_line
-        """)
-    con.execute("DROP TABLE duplicate_keys")
 
 
 def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
@@ -72,7 +91,7 @@ def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
     shown = " || ', ' || ".join(f"coalesce(s.{k}::VARCHAR, '')" for k in keys if k in by_column)
     names = ", ".join(by_column[k] for k in keys if k in by_column)  # in the values' order
     duplicate = error_struct(None, "duplicate_key", f"'duplicate key ({names}) = (' || {shown} "
-                             "|| '): superseded by line ' || s._superseded_by")
+                             "|| '): superseded by line ' || x.superseded_by")
     unknown_order = error_struct(
         "OrderNumber", "unknown_order",
         "'unknown order (StoreCode, OrderNumber) = (' || s.store_code || ', ' || "
@@ -87,18 +106,22 @@ def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
         orphan = (f"CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.store_code = s.store_code "
                   f"AND o.order_number = s.order_number) THEN {unknown_line} "
                   f"ELSE {unknown_order} END")
-    flags = (f"list_concat(r._errors, list_filter([CASE WHEN s._orphan THEN {orphan} END, "
-             f"CASE WHEN s._superseded_by IS NOT NULL THEN {duplicate} END], "
+    flags = (f"list_concat(r._errors, list_filter([CASE WHEN x.orphan THEN {orphan} END, "
+             f"CASE WHEN x.superseded_by IS NOT NULL THEN {duplicate} END], "
              "lambda e: e IS NOT NULL))")
+    staged = parse.names.staged
     return f"""
         SELECT r._line, r._raw, unnest({flags}) AS e
-        FROM ({parse.reasons(f"SELECT _line FROM {STAGED} WHERE NOT {OK}")}) r
-        JOIN {STAGED} s ON s._line = r._line
+        FROM ({parse.reasons(f"SELECT _line FROM {staged} s WHERE NOT {loads('s')}")}) r
+        JOIN {staged} s ON s._line = r._line
+        LEFT JOIN {EXCLUDED} x ON x._line = r._line
     """
 
 
-def merge(con: duckdb.DuckDBPyConnection, schema: RecordSchema, file_name: str, day: date,
+def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: date,
           loaded_at: datetime) -> MergeCounts:
+    schema = parse.schema
+    staged = parse.names.staged
     table = schema.table
     keys = STORAGE_KEYS[schema.kind]
     columns = [r[0] for r in con.execute(
@@ -115,8 +138,8 @@ def merge(con: duckdb.DuckDBPyConnection, schema: RecordSchema, file_name: str, 
                     ELSE 'replace' END AS action,
                t.batch_day, t.source_file, t.source_line,
                concat_ws('|', {", ".join(f"s.{k}" for k in keys)}) AS row_key
-        FROM {STAGED} s JOIN {table} t ON {_join(keys, 's', 't')}
-        WHERE {OK}
+        FROM {staged} s JOIN {table} t ON {_join(keys, 's', 't')}
+        WHERE {loads('s')}
     """)
     counts = MergeCounts()
     # A correction for an old day must not undo what later days sent: newest business day wins.
@@ -133,31 +156,32 @@ def merge(con: duckdb.DuckDBPyConnection, schema: RecordSchema, file_name: str, 
         con.execute(f"DELETE FROM {table} WHERE rowid IN "
                     "(SELECT target_row FROM matched WHERE action = 'replace')")
     if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:
-        counts.removed = _remove_stale_categories(con, provenance["batch_day"])
+        counts.removed = _remove_stale_categories(con, staged, provenance["batch_day"])
     select = ", ".join(provenance.get(c, f"s.{c}") for c in columns)
     con.execute(f"""
         INSERT INTO {table}
-        SELECT {select} FROM {STAGED} s
-        WHERE {OK} AND NOT EXISTS (SELECT 1 FROM matched m
+        SELECT {select} FROM {staged} s
+        WHERE {loads('s')} AND NOT EXISTS (SELECT 1 FROM matched m
                                    WHERE m._line = s._line AND m.action <> 'replace')
     """)
-    counts.inserted = _scalar(con, f"SELECT count(*) FROM {STAGED} WHERE {OK}") - (
+    counts.inserted = _scalar(con, f"SELECT count(*) FROM {staged} s WHERE {loads('s')}") - (
         counts.unchanged + counts.replaced + counts.kept_newer)
     con.execute("DROP TABLE matched")
     return counts
 
 
-def _remove_stale_categories(con: duckdb.DuckDBPyConnection, day: str) -> int:
+def _remove_stale_categories(con: duckdb.DuckDBPyConnection, staged: str, day: str) -> int:
     """A line's categories are a set: re-sending a line's categories replaces the whole set."""
     line_keys = ("store_code", "order_number", "line_number")
     key_list = ", ".join(line_keys)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE stale AS
         SELECT t.rowid AS target_row FROM order_line_categories t
-        JOIN (SELECT DISTINCT {key_list} FROM {STAGED} WHERE {OK}) s
+        JOIN (SELECT DISTINCT {key_list} FROM {staged} s WHERE {loads('s')}) s
           ON {_join(line_keys, 't', 's')}
-        WHERE t.batch_day <= {day} AND NOT EXISTS (SELECT 1 FROM {STAGED} n WHERE {loads("n")} AND
-                          {_join((*line_keys, 'category'), 'n', 't')})
+        WHERE t.batch_day <= {day} AND NOT EXISTS (
+            SELECT 1 FROM {staged} n WHERE {loads('n')}
+              AND {_join((*line_keys, 'category'), 'n', 't')})
     """)
     removed = _scalar(con, "SELECT count(*) FROM stale")
     if removed:

@@ -10,6 +10,7 @@ flags; the reasons (file, line, column, why) are built afterwards for the flagge
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import duckdb
 
@@ -20,31 +21,47 @@ from clientela.ingest.sql import ident, literal
 from clientela.schema import RecordKind, RecordSchema
 
 MAX_LINES_IN_QUOTED_FIELD = 50
-STAGED = "staged"
-"""The staging table: `_line`, typed columns, `row_hash`, and the flags of `OK`."""
+SCRATCH = "scratch"
+"""An in-memory database attached to the analytics store's connection. Files are parsed into it
+on a worker connection while the main one merges the previous day: reading it from the day's
+transaction is allowed, writing it is not (one database written per transaction)."""
 
 
-def loads(alias: str = "") -> str:
-    """The condition for a row of `staged` to load."""
-    p = f"{alias}." if alias else ""
-    return f"(NOT {p}_invalid AND NOT {p}_orphan AND {p}_superseded_by IS NULL)"
+@dataclass(frozen=True)
+class Staging:
+    """The scratch tables of one file: its raw lines, its records and its staged rows."""
 
+    prefix: str
 
-OK = loads()
-RECORDS = "records"
-"""`records(line, raw)`: every non-blank record after the header (a view or a table)."""
+    @property
+    def raw(self) -> str:
+        return f"{SCRATCH}.{self.prefix}raw"
+
+    @property
+    def records(self) -> str:
+        """`(line, raw)`: every non-blank record after the header (a view or a table)."""
+        return f"{SCRATCH}.{self.prefix}records"
+
+    @property
+    def staged(self) -> str:
+        """`_line`, typed columns, `_invalid`, `row_hash` (and `order_date` for orders)."""
+        return f"{SCRATCH}.{self.prefix}staged"
+
+    @property
+    def spans(self) -> str:
+        return f"{SCRATCH}.{self.prefix}spans"
 
 
 def _regex_delimiter(delimiter: str) -> str:
     return re.escape(delimiter) if delimiter != "\t" else "\t"
 
 
-def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile,
-                 max_line_length: int) -> None:
-    """Make `records(line, raw)`."""
-    drop_records(con)
+def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_length: int,
+                 names: Staging) -> None:
+    """Make the file's `records(line, raw)`."""
+    drop_staging(con, names)
     con.execute(
-        "CREATE TEMP TABLE raw_lines AS SELECT raw FROM read_csv(?, "
+        f"CREATE TABLE {names.raw} AS SELECT raw FROM read_csv(?, "
         f"delim = {literal(probed.line_reader_separator)}, quote = '', escape = '', "
         "header = false, auto_detect = false, columns = {'raw': 'VARCHAR'}, "
         # The probe refused lines over max_line_length (counted as delivered); transcoding
@@ -53,15 +70,15 @@ def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile,
         [str(probed.readable)],
     )
     # Inside a transaction row ids start at a large offset; lines count from the first one.
-    first = con.execute("SELECT coalesce(min(rowid), 0) FROM raw_lines").fetchone()
-    numbered = f"(SELECT rowid - {first[0] if first else 0} + 1 AS line, raw FROM raw_lines)"
+    first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {names.raw}").fetchone()
+    numbered = f"(SELECT rowid - {first[0] if first else 0} + 1 AS line, raw FROM {names.raw})"
     content = f"line > 1 AND raw <> '' AND NOT {_blank('raw')}"
     # A quoted field holding a line break shows as two lines with an odd number of quotes: one
     # opening a quoted field it does not close, then one closing it; glue the lines between
     # back into one record. (A lone quote inside a field, `TV 55" LED`, opens nothing.)
     opens, closes = _span_patterns(probed.delimiter)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE quoted_spans AS
+        CREATE OR REPLACE TABLE {names.spans} AS
         SELECT start_line, end_line FROM (
             SELECT line AS start_line, opens, lead(line) OVER (ORDER BY line) AS end_line,
                    lead(closes) OVER (ORDER BY line) AS next_closes
@@ -73,34 +90,35 @@ def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile,
             WHERE opens OR closes
         ) WHERE opens AND next_closes AND end_line - start_line <= {MAX_LINES_IN_QUOTED_FIELD}
     """)
-    spans = con.execute("SELECT count(*) FROM quoted_spans").fetchone()
+    spans = con.execute(f"SELECT count(*) FROM {names.spans}").fetchone()
     if spans and spans[0]:
         con.execute(f"""
-            CREATE TEMP TABLE {RECORDS} AS
+            CREATE TABLE {names.records} AS
             SELECT line, raw FROM {numbered} raw_lines
-            WHERE {content} AND NOT EXISTS (SELECT 1 FROM quoted_spans s
+            WHERE {content} AND NOT EXISTS (SELECT 1 FROM {names.spans} s
                               WHERE raw_lines.line BETWEEN s.start_line AND s.end_line)
             UNION ALL
             SELECT s.start_line, string_agg(r.raw, chr(10) ORDER BY r.line)
-            FROM quoted_spans s JOIN {numbered} r ON r.line BETWEEN s.start_line AND s.end_line
+            FROM {names.spans} s JOIN {numbered} r ON r.line BETWEEN s.start_line AND s.end_line
             GROUP BY s.start_line
         """)
     else:
-        con.execute(f"CREATE TEMP VIEW {RECORDS} AS SELECT line, raw FROM {numbered} "
+        con.execute(f"CREATE VIEW {names.records} AS SELECT line, raw FROM {numbered} "
                     f"WHERE {content}")
-    con.execute("DROP TABLE quoted_spans")
+    con.execute(f"DROP TABLE {names.spans}")
 
 
-def drop_records(con: duckdb.DuckDBPyConnection) -> None:
+def drop_staging(con: duckdb.DuckDBPyConnection, names: Staging) -> None:
     # `DROP VIEW IF EXISTS` fails when the name is a table (and the other way round), and
     # `records` is either: drop whichever it is.
     found = con.execute(
-        "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND temporary UNION ALL "
-        "SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ? AND temporary",
-        [RECORDS, RECORDS]).fetchall()
-    for (kind,) in found:
-        con.execute(f"DROP {kind} {RECORDS}")
-    con.execute("DROP TABLE IF EXISTS raw_lines")
+        "SELECT 'VIEW', view_name FROM duckdb_views() WHERE database_name = ? "
+        "AND starts_with(view_name, ?) UNION ALL "
+        "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE database_name = ? "
+        "AND starts_with(table_name, ?) ORDER BY 1 DESC",
+        [SCRATCH, names.prefix, SCRATCH, names.prefix]).fetchall()
+    for kind, name in found:
+        con.execute(f"DROP {kind} IF EXISTS {SCRATCH}.{ident(name)}")
 
 
 def _span_patterns(delimiter: str) -> tuple[str, str]:
@@ -149,8 +167,8 @@ class Parse:
     """The SQL reading `records` into typed columns, with flags or with reasons."""
 
     def __init__(self, probed: ProbedFile, schema: RecordSchema, header: HeaderMap,
-                 rules: Rules) -> None:
-        self.schema, self.header, self.rules = schema, header, rules
+                 rules: Rules, names: Staging) -> None:
+        self.schema, self.header, self.rules, self.names = schema, header, rules, names
         self.fields_sql, self.well_formed = _split_sql(probed.delimiter)
         self.columns: list[str] = []
         self.errors: list[str] = []
@@ -196,11 +214,11 @@ class Parse:
         """Typed rows with `_invalid`, over all records."""
         names = ", ".join(_alias(column) for column in self.columns)
         return (f"SELECT _line, {names}, ({' OR '.join(self.bad)}) AS _invalid "
-                f"FROM ({self._typed(RECORDS)})")
+                f"FROM ({self._typed(self.names.records)})")
 
     def reasons(self, lines: str) -> str:
         """`_line, _raw, _errors` for the records whose line is in the `lines` subquery."""
-        source = f"(SELECT * FROM {RECORDS} WHERE line IN ({lines}))"
+        source = f"(SELECT * FROM {self.names.records} WHERE line IN ({lines}))"
         errors = ", ".join(self.errors)
         return (f"SELECT _line, _raw, list_filter([{errors}], lambda e: e IS NOT NULL) "
                 f"AS _errors FROM ({self._typed(source)})")
@@ -273,27 +291,12 @@ def _alias(column_sql: str) -> str:
 
 
 def stage(con: duckdb.DuckDBPyConnection, parse: Parse) -> int:
-    """Create `staged` from `records` and return its row count; lines and categories are
-    checked against known orders."""
+    """Create the file's staged rows from its records; return how many there are."""
     content = ", ".join(ident(c) for c in parse.content_columns())
-    extra = ", ".join(["false AS _orphan", "NULL::BIGINT AS _superseded_by",
-                       *parse.derived_columns()])
-    con.execute(f"DROP TABLE IF EXISTS {STAGED}")
-    con.execute(f"CREATE TEMP TABLE {STAGED} AS SELECT *, hash({content}) AS row_hash, {extra} "
+    derived = "".join(f", {c}" for c in parse.derived_columns())
+    staged = parse.names.staged
+    con.execute(f"DROP TABLE IF EXISTS {staged}")
+    con.execute(f"CREATE TABLE {staged} AS SELECT *, hash({content}) AS row_hash{derived} "
                 f"FROM ({parse.flagged()})")
-    row = con.execute(f"SELECT count(*) FROM {STAGED}").fetchone()
-    kind = parse.schema.kind
-    if kind in (RecordKind.ORDER_LINES, RecordKind.ORDER_LINE_CATEGORIES):
-        _flag_orphans(con, kind)
+    row = con.execute(f"SELECT count(*) FROM {staged}").fetchone()
     return int(row[0]) if row else 0
-
-
-def _flag_orphans(con: duckdb.DuckDBPyConnection, kind: RecordKind) -> None:
-    parent, keys = (("orders", ("store_code", "order_number")) if kind is RecordKind.ORDER_LINES
-                    else ("order_lines", ("store_code", "order_number", "line_number")))
-    on = " AND ".join(f"p.{k} = s.{k}" for k in keys)
-    # Orphans are rare: find them with an anti join, then flag just those rows.
-    con.execute(f"""
-        UPDATE {STAGED} SET _orphan = true WHERE _line IN (
-            SELECT s._line FROM {STAGED} s ANTI JOIN {parent} p ON {on} WHERE NOT s._invalid)
-    """)
