@@ -117,13 +117,18 @@ def _print_summary(result: ImportResult) -> None:
     if result.days_loaded:
         first, last = min(result.days_loaded), max(result.days_loaded)
         console.print(f"Loaded {len(result.days_loaded)} day(s), {first} to {last}.")
-        table = Table("file", "files", "read", "new", "replaced", "same", "rejected",
-                      caption="rows read; new, replaced and unchanged (same) rows; rejected")
-        table.columns[0].no_wrap = True
-        for kind, row in totals.items():
-            tag = record_schema(RecordKind(kind)).file_tag
-            table.add_row(tag, *(f"{row[k]:,}" for k in (
-                "files", "rows_read", "inserted", "replaced", "unchanged", "rejected")))
+        keys = ("files", "rows_read", "inserted", "replaced", "unchanged", "rejected")
+        rows = [[record_schema(RecordKind(kind)).file_tag, *(f"{row[k]:,}" for k in keys)]
+                for kind, row in totals.items()]
+        table = Table(caption="rows read; new, replaced and unchanged (same) rows; rejected")
+        # Numbers are never cut short: when the terminal is narrow, file names fold instead.
+        table.add_column("file", overflow="fold")
+        for index, header in enumerate(("files", "read", "new", "replaced", "same", "rejected"),
+                                       start=1):
+            width = max(len(header), *(len(r[index]) for r in rows))
+            table.add_column(header, justify="right", no_wrap=True, min_width=width)
+        for cells in rows:
+            table.add_row(*cells)
         console.print(table)
     else:
         console.print("No day loaded.")
