@@ -63,7 +63,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
             _record_file(con, report, loaded_at)
         con.execute("INSERT OR REPLACE INTO import_days VALUES (?, 'loaded', ?, NULL)",
                     [day, loaded_at])
-        con.execute(f"DROP TABLE IF EXISTS {merge.EXCLUDED}")
+        con.execute(f"DROP TABLE IF EXISTS {merge.EXCLUDED}; DROP TABLE IF EXISTS batch_orders; "
+                    "DROP TABLE IF EXISTS batch_lines")
     return reports
 
 
@@ -117,8 +118,16 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
             SELECT count(*) FROM {staged} o WHERE {loads("o")} AND NOT EXISTS (
                 SELECT 1 FROM customers c WHERE c.scope_store = {scope} AND c.user_id = o.user_id)
         """)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE batch_orders AS "
-                    f"SELECT store_code, order_number FROM {staged} s WHERE {loads('s')}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE batch_orders AS SELECT store_code, "
+                    f"order_number, total_items, total_products FROM {staged} s "
+                    f"WHERE {loads('s')}")
+    if schema.kind is RecordKind.ORDER_LINES:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE batch_lines AS
+            SELECT store_code, order_number, sum(quantity) AS units,
+                   count(DISTINCT item_code) AS products
+            FROM {staged} s WHERE {loads('s')} GROUP BY ALL
+        """)
     return report
 
 
@@ -128,25 +137,25 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 
 def _header_totals(con: duckdb.DuckDBPyConnection) -> HeaderTotals:
-    """Compare each order's TotalItems / TotalProducts with what its lines say."""
+    """Compare each order's TotalItems / TotalProducts with the lines the same day sent for it.
+
+    Only the day's own rows are compared: no scan of the stored history."""
+    has_lines = con.execute("SELECT count(*) FROM duckdb_tables() "
+                            "WHERE table_name = 'batch_lines' AND temporary").fetchone()
+    if not has_lines or not has_lines[0]:
+        return HeaderTotals()
     row = con.execute("""
-        WITH lines AS (
-            SELECT l.store_code, l.order_number, sum(l.quantity) AS units,
-                   count(DISTINCT l.item_code) AS products
-            FROM order_lines l SEMI JOIN batch_orders b USING (store_code, order_number)
-            GROUP BY ALL
-        ), compared AS (
+        WITH compared AS (
             SELECT o.store_code, o.order_number,
                    NOT (o.total_items = l.units AND o.total_products = l.products) AS disagrees,
                    o.total_items = l.products AND o.total_products = l.units AS swapped
-            FROM orders o JOIN lines l USING (store_code, order_number)
+            FROM batch_orders o JOIN batch_lines l USING (store_code, order_number)
         )
         SELECT count(*), count(*) FILTER (disagrees), count(*) FILTER (disagrees AND swapped),
                list(store_code || '/' || order_number ORDER BY store_code, order_number)
                    FILTER (disagrees)[1:5]
         FROM compared
     """).fetchone()
-    con.execute("DROP TABLE batch_orders")
     if row is None:
         return HeaderTotals()
     return HeaderTotals(int(row[0]), int(row[1]), int(row[2]), list(row[3] or []))

@@ -135,9 +135,7 @@ def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: dat
         SELECT s._line, t.rowid AS target_row,
                CASE WHEN t.row_hash = s.row_hash THEN 'same'
                     WHEN t.batch_day > {provenance['batch_day']} THEN 'older'
-                    ELSE 'replace' END AS action,
-               t.batch_day, t.source_file, t.source_line,
-               concat_ws('|', {", ".join(f"s.{k}" for k in keys)}) AS row_key
+                    ELSE 'replace' END AS action
         FROM {staged} s JOIN {table} t ON {_join(keys, 's', 't')}
         WHERE {loads('s')}
     """)
@@ -147,11 +145,15 @@ def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: dat
     counts.replaced = _scalar(con, "SELECT count(*) FILTER (action = 'replace') FROM matched")
     counts.kept_newer = _scalar(con, "SELECT count(*) FILTER (action = 'older') FROM matched")
     if counts.replaced:
+        # The scan that matches keys reads only keys and hashes (it runs over the whole table
+        # every day); the old rows' provenance is fetched for the replaced ones alone.
         con.execute(f"""
             INSERT INTO replaced_rows
-            SELECT {literal(table)}, row_key, {provenance['batch_day']}, {literal(file_name)},
-                   _line, batch_day, source_file, source_line, {provenance['loaded_at']}
-            FROM matched WHERE action = 'replace'
+            SELECT {literal(table)}, concat_ws('|', {", ".join(f"t.{k}" for k in keys)}),
+                   {provenance['batch_day']}, {literal(file_name)}, m._line, t.batch_day,
+                   t.source_file, t.source_line, {provenance['loaded_at']}
+            FROM matched m JOIN {table} t ON t.rowid = m.target_row
+            WHERE m.action = 'replace'
         """)
         con.execute(f"DELETE FROM {table} WHERE rowid IN "
                     "(SELECT target_row FROM matched WHERE action = 'replace')")
