@@ -17,7 +17,7 @@ from clientela.ingest.inbox_file import InboxFile
 from clientela.ingest.merge import loads
 from clientela.ingest.prepare import PreparedFile
 from clientela.ingest.report import FileReport, HeaderTotals
-from clientela.ingest.sql import literal
+from clientela.ingest.sql import literal, scalar
 from clientela.schema import RECORDS, RecordKind
 from clientela.stores.analytics import transaction
 
@@ -98,7 +98,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
     report.inserted, report.replaced = counts.inserted, counts.replaced
     report.unchanged, report.removed = counts.unchanged, counts.removed
     report.kept_newer = counts.kept_newer
-    report.rejected = _count(con, f"SELECT count(*) FROM {staged} s WHERE NOT {loads('s')}")
+    report.rejected = scalar(con, f"SELECT count(*) FROM {staged} s WHERE NOT {loads('s')}")
     if report.rejected:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE file_rejects AS {merge.reasons_sql(schema, parse)};
@@ -110,11 +110,11 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
         report.rejected_by_reason = {str(code): int(n) for code, n in reasons}
         con.execute("DROP TABLE file_rejects")
     if schema.kind is RecordKind.CUSTOMERS:
-        report.customers_without_email = _count(
+        report.customers_without_email = scalar(
             con, f"SELECT count(*) FROM {staged} s WHERE {loads('s')} AND email IS NULL")
     if schema.kind is RecordKind.ORDERS:
         scope = "o.store_code" if parse.rules.store_scoped_customer_ids else "''"
-        report.orders_without_customer = _count(con, f"""
+        report.orders_without_customer = scalar(con, f"""
             SELECT count(*) FROM {staged} o WHERE {loads("o")} AND NOT EXISTS (
                 SELECT 1 FROM customers c WHERE c.scope_store = {scope} AND c.user_id = o.user_id)
         """)
@@ -129,11 +129,6 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
             FROM {staged} s WHERE {loads('s')} GROUP BY ALL
         """)
     return report
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _header_totals(con: duckdb.DuckDBPyConnection) -> HeaderTotals:

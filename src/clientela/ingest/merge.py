@@ -13,7 +13,7 @@ from datetime import date, datetime
 import duckdb
 
 from clientela.ingest.fields import error_struct
-from clientela.ingest.sql import literal
+from clientela.ingest.sql import literal, scalar
 from clientela.ingest.stage import Parse
 from clientela.schema import RecordKind, RecordSchema
 
@@ -38,11 +38,6 @@ class MergeCounts:
 
 def _join(keys: tuple[str, ...], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
 
 
 EXCLUDED = "excluded"
@@ -141,9 +136,9 @@ def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: dat
     """)
     counts = MergeCounts()
     # A correction for an old day must not undo what later days sent: newest business day wins.
-    counts.unchanged = _scalar(con, "SELECT count(*) FILTER (action = 'same') FROM matched")
-    counts.replaced = _scalar(con, "SELECT count(*) FILTER (action = 'replace') FROM matched")
-    counts.kept_newer = _scalar(con, "SELECT count(*) FILTER (action = 'older') FROM matched")
+    counts.unchanged = scalar(con, "SELECT count(*) FILTER (action = 'same') FROM matched")
+    counts.replaced = scalar(con, "SELECT count(*) FILTER (action = 'replace') FROM matched")
+    counts.kept_newer = scalar(con, "SELECT count(*) FILTER (action = 'older') FROM matched")
     if counts.replaced:
         # The scan that matches keys reads only keys and hashes (it runs over the whole table
         # every day); the old rows' provenance is fetched for the replaced ones alone.
@@ -166,7 +161,7 @@ def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: dat
         WHERE {loads('s')} AND NOT EXISTS (SELECT 1 FROM matched m
                                    WHERE m._line = s._line AND m.action <> 'replace')
     """)
-    counts.inserted = _scalar(con, f"SELECT count(*) FROM {staged} s WHERE {loads('s')}") - (
+    counts.inserted = scalar(con, f"SELECT count(*) FROM {staged} s WHERE {loads('s')}") - (
         counts.unchanged + counts.replaced + counts.kept_newer)
     con.execute("DROP TABLE matched")
     return counts
@@ -185,7 +180,7 @@ def _remove_stale_categories(con: duckdb.DuckDBPyConnection, staged: str, day: s
             SELECT 1 FROM {staged} n WHERE {loads('n')}
               AND {_join((*line_keys, 'category'), 'n', 't')})
     """)
-    removed = _scalar(con, "SELECT count(*) FROM stale")
+    removed = scalar(con, "SELECT count(*) FROM stale")
     if removed:
         con.execute("DELETE FROM order_line_categories WHERE rowid IN "
                     "(SELECT target_row FROM stale)")

@@ -52,8 +52,22 @@ class Staging:
         return f"{SCRATCH}.{self.prefix}spans"
 
 
-def _regex_delimiter(delimiter: str) -> str:
-    return re.escape(delimiter) if delimiter != "\t" else "\t"
+@dataclass(frozen=True)
+class _FieldPatterns:
+    """CSV fields as regular expressions: `quoted` ("a|b", "" for a quote) or `plain`."""
+
+    d: str
+    quoted: str
+    plain: str
+
+    @classmethod
+    def of(cls, delimiter: str) -> _FieldPatterns:
+        d = re.escape(delimiter) if delimiter != "\t" else "\t"
+        return cls(d, '"(?:[^"]|"")*"', f'(?:[^{d}"][^{d}]*)?')
+
+    @property
+    def field(self) -> str:
+        return f"(?:{self.quoted}|{self.plain})"
 
 
 def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_length: int,
@@ -69,7 +83,8 @@ def read_records(con: duckdb.DuckDBPyConnection, probed: ProbedFile, max_line_le
         f"strict_mode = false, max_line_size = {4 * max_line_length + 4})",
         [str(probed.readable)],
     )
-    # Inside a transaction row ids start at a large offset; lines count from the first one.
+    # Row ids start at a large offset when the table is made inside a transaction (the worker
+    # runs in autocommit, but this keeps line numbers right wherever it runs).
     first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {names.raw}").fetchone()
     numbered = f"(SELECT rowid - {first[0] if first else 0} + 1 AS line, raw FROM {names.raw})"
     content = f"line > 1 AND raw <> '' AND NOT {_blank('raw')}"
@@ -123,11 +138,9 @@ def drop_staging(con: duckdb.DuckDBPyConnection, names: Staging) -> None:
 
 def _span_patterns(delimiter: str) -> tuple[str, str]:
     """Regular expressions of a line opening a quoted field and of one closing it."""
-    d = _regex_delimiter(delimiter)
-    quoted = '"(?:[^"]|"")*"'
-    plain = f'(?:[^{d}"][^{d}]*)?'
-    opens = f'(?:(?:{quoted}|{plain}){d})*"(?:[^"]|"")*'
-    closes = f'(?:[^"]|"")*"(?:{d}(?:{quoted}|{plain}))*'
+    p = _FieldPatterns.of(delimiter)
+    opens = f'(?:{p.field}{p.d})*"(?:[^"]|"")*'
+    closes = f'(?:[^"]|"")*"(?:{p.d}{p.field})*'
     return opens, closes
 
 
@@ -147,11 +160,9 @@ def _cell(position: int) -> str:
 
 def _split_sql(delimiter: str) -> tuple[str, str]:
     """(fields list, well-formed flag) expressions over `raw`."""
-    d = _regex_delimiter(delimiter)
-    quoted = '"(?:[^"]|"")*"'
-    plain = f'(?:[^{d}"][^{d}]*)?'
-    split = f"({quoted}|{plain}){d}"
-    whole = f"(?:(?:{quoted}|{plain}){d})*"
+    p = _FieldPatterns.of(delimiter)
+    split = f"({p.quoted}|{p.plain}){p.d}"
+    whole = f"(?:{p.field}{p.d})*"
     dl = literal(delimiter)
     fields = (
         f"CASE WHEN NOT contains(raw, '\"') THEN string_split(raw, {dl}) "
