@@ -1,4 +1,5 @@
-"""Store migrations: created at version 1, reopened as is, newer refused, older upgraded."""
+"""Store migrations: created at the latest version, reopened as is, newer refused, older
+upgraded."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ from clientela.stores.migrations import Migration, StoreVersionError, migrations
 
 DATA_TABLES = {"customers", "orders", "order_lines", "order_line_categories", "import_days",
                "import_files", "import_rejects", "replaced_rows", "schema_migrations"}
+IDENTITY_TABLES = {"identifiers", "identity_members", "identity_links", "identity_forbidden",
+                   "identity_conflicts", "identity_reviews", "profiles", "profile_aliases",
+                   "profile_history", "tag_events", "consent_events", "attribute_definitions",
+                   "tombstones", "phone_spellings", "identity_state"}
+ANALYTICS = [(1, "initial"), (2, "identity")]
+LATEST = len(ANALYTICS)
 
 
 def _digest(path: Path) -> str:
@@ -32,21 +39,21 @@ def _sqlite(path: Path, sql: str) -> list[tuple[object, ...]]:
         con.close()
 
 
-def test_each_store_has_migration_1() -> None:
+def test_each_store_has_its_migrations_in_order() -> None:
+    assert [(m.version, m.name) for m in migrations_for("analytics")] == ANALYTICS
+    assert [(m.version, m.name) for m in migrations_for("operational")] == [(1, "initial")]
     for store in ("analytics", "operational"):
-        migrations = migrations_for(store)
-        assert [(m.version, m.name) for m in migrations] == [(1, "initial")]
-        assert "CREATE TABLE" in migrations[0].sql
+        assert all("CREATE TABLE" in m.sql for m in migrations_for(store))
 
 
-def test_new_analytics_store_is_at_version_1(instance: Instance) -> None:
+def test_new_analytics_store_is_at_the_latest_version(instance: Instance) -> None:
     con = analytics.connect(instance)
     try:
-        assert analytics.schema_version(con) == 1
-        assert con.execute("SELECT version, name FROM schema_migrations").fetchall() == [
-            (1, "initial")]
+        assert analytics.schema_version(con) == LATEST
+        assert con.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall(
+            ) == ANALYTICS
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        assert tables == DATA_TABLES
+        assert tables == DATA_TABLES | IDENTITY_TABLES
         assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
     finally:
         con.close()
@@ -92,7 +99,7 @@ def test_reopening_is_a_no_op(instance: Instance) -> None:
 
 def test_newer_analytics_store_is_refused_and_left_untouched(instance: Instance) -> None:
     con = analytics.connect(instance)
-    con.execute("INSERT INTO schema_migrations VALUES (2, 'from_the_future', now())")
+    con.execute(f"INSERT INTO schema_migrations VALUES ({LATEST + 1}, 'from_the_future', now())")
     con.close()
     before = _digest(instance.analytics_path)
 
@@ -102,8 +109,8 @@ def test_newer_analytics_store_is_refused_and_left_untouched(instance: Instance)
         analytics.connect(instance, read_only=True)
 
     assert str(caught.value) == (
-        f"{instance.analytics_path} has analytics schema version 2, but this Clientela knows "
-        "versions up to 1: it was written by a newer Clientela. Upgrade Clientela; the store "
+        f"{instance.analytics_path} has analytics schema version {LATEST + 1}, but this "
+        f"Clientela knows versions up to {LATEST}: it was written by a newer Clientela. Upgrade Clientela; the store "
         "was left untouched.")
     assert _digest(instance.analytics_path) == before
     assert not instance.analytics_path.with_name("analytics.duckdb.wal").exists()
@@ -128,25 +135,43 @@ def test_newer_operational_store_is_refused_and_left_untouched(instance: Instanc
         (1,)]
 
 
-def _with_second(store: str, sql: str) -> list[Migration]:
-    return [*migrations_for(store), Migration(2, "loyalty", sql)]
+def _with_next(store: str, sql: str) -> list[Migration]:
+    known = migrations_for(store)
+    return [*known, Migration(len(known) + 1, "loyalty", sql)]
+
+
+def test_version_1_store_gets_the_identity_tables_keeping_its_data(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analytics, "migrations_for", lambda store: migrations_for(store)[:1])
+    con = analytics.connect(instance)  # as the first Clientela left it
+    con.execute("INSERT INTO import_days VALUES ('2025-01-01', 'loaded', now(), 'old data')")
+    con.close()
+    monkeypatch.undo()
+
+    con = analytics.connect(instance)
+    try:
+        assert analytics.schema_version(con) == LATEST
+        assert con.execute("SELECT note FROM import_days").fetchall() == [("old data",)]
+        assert con.execute("SELECT last_client_id FROM identity_state").fetchall() == [(0,)]
+    finally:
+        con.close()
 
 
 def test_older_analytics_store_is_upgraded_in_place(
         instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
-    con = analytics.connect(instance)  # version 1, as an older Clientela left it
+    con = analytics.connect(instance)  # the latest version, older than the patched one
     con.execute("INSERT INTO import_days VALUES ('2025-01-01', 'loaded', now(), 'old data')")
     con.close()
-    monkeypatch.setattr(analytics, "migrations_for", lambda store: _with_second(store, """
+    monkeypatch.setattr(analytics, "migrations_for", lambda store: _with_next(store, """
         ALTER TABLE customers ADD COLUMN loyalty_tier VARCHAR;
         CREATE TABLE loyalty_events (user_id VARCHAR NOT NULL, points INTEGER NOT NULL);
     """))
 
     con = analytics.connect(instance)
     try:
-        assert analytics.schema_version(con) == 2
+        assert analytics.schema_version(con) == LATEST + 1
         assert con.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall(
-            ) == [(1, "initial"), (2, "loyalty")]
+            ) == [*ANALYTICS, (LATEST + 1, "loyalty")]
         assert con.execute("SELECT note FROM import_days").fetchall() == [("old data",)]
         columns = [r[0] for r in con.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = 'customers'").fetchall()]
@@ -157,14 +182,14 @@ def test_older_analytics_store_is_upgraded_in_place(
     # And then reopening it is a no-op.
     analytics.connect(instance).close()
     con = analytics.connect(instance)
-    assert con.execute("SELECT count(*) FROM schema_migrations").fetchall() == [(2,)]
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchall() == [(LATEST + 1,)]
     con.close()
 
 
 def test_failing_analytics_migration_rolls_back(
         instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
     analytics.connect(instance).close()
-    monkeypatch.setattr(analytics, "migrations_for", lambda store: _with_second(store, """
+    monkeypatch.setattr(analytics, "migrations_for", lambda store: _with_next(store, """
         CREATE TABLE half_done (x INTEGER);
         SELECT * FROM no_such_table;
     """))
@@ -175,7 +200,7 @@ def test_failing_analytics_migration_rolls_back(
     monkeypatch.undo()
     con = analytics.connect(instance)
     try:
-        assert analytics.schema_version(con) == 1
+        assert analytics.schema_version(con) == LATEST
         assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
                            "'half_done'").fetchall() == [(0,)]
     finally:
@@ -187,7 +212,7 @@ def test_older_operational_store_is_upgraded_in_place(
     ops = operational.connect(instance)
     ops.execute("INSERT INTO import_runs (started_at, outcome) VALUES ('2025-01-01', 'succeeded')")
     ops.close()
-    monkeypatch.setattr(operational, "migrations_for", lambda store: _with_second(store, """
+    monkeypatch.setattr(operational, "migrations_for", lambda store: _with_next(store, """
         -- a comment line
         ALTER TABLE import_runs ADD COLUMN host TEXT;
         CREATE TABLE api_keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL);

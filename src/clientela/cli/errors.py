@@ -14,6 +14,7 @@ from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from clientela.config import ConfigError, InstanceError
+from clientela.identity.lookup import IdentityError
 from clientela.stores.analytics import StoreBusyError
 from clientela.stores.migrations import StoreVersionError
 
@@ -26,7 +27,7 @@ class UserError(Exception):
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     ConfigError, InstanceError, StoreVersionError, StoreBusyError, FileNotFoundError,
-    PermissionError, UserError,
+    PermissionError, UserError, IdentityError,
 )
 
 

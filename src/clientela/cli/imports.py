@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from clientela.cli.errors import UserError
+from clientela.cli.identity import summary
 from clientela.cli.options import InstanceOption, JsonOption
 from clientela.config import open_instance
 from clientela.ingest.importer import ImportProgress, ImportResult, run_import
@@ -96,6 +97,7 @@ def _result_json(result: ImportResult) -> dict[str, object]:
         "days_loaded": [d.isoformat() for d in result.days_loaded],
         "waiting": _waiting_json(result.waiting),
         "reports": [r.to_json() for r in result.reports],
+        "identity": result.identity.to_json() if result.identity else None,
     }
 
 
@@ -132,6 +134,8 @@ def _print_summary(result: ImportResult) -> None:
         console.print(table)
     else:
         console.print("No day loaded.")
+    if result.identity is not None:
+        console.print(summary(result.identity))
     for report in result.reports:
         if report.outcome in ("refused", "duplicate"):
             colour = "red" if report.outcome == "refused" else "yellow"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clientela.cli import generate, imports, instances
+from clientela.cli import generate, identity, imports, instances
 from clientela.cli.errors import GuardedGroup
 
 app = typer.Typer(
@@ -30,3 +30,6 @@ app.command("import")(imports.import_files)
 app.command("status")(imports.status)
 app.command("skip-day")(imports.skip_day)
 app.command("generate")(generate.generate)
+app.add_typer(identity.app, name="identity")
+app.command("profile")(identity.profile)
+app.command("forget")(identity.forget)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from clientela.config.settings import ConfigError, FilesSection, InstanceSection, Settings
+from clientela.config.settings import (
+    ConfigError,
+    FilesSection,
+    IdentitySection,
+    InstanceSection,
+    Settings,
+)
 
 CONFIG_FILE = "clientela.toml"
 
@@ -77,7 +84,8 @@ def create_instance(name: str, *, timezone: str = "UTC", currency: str = "USD",
     try:
         settings = Settings(
             instance=InstanceSection(name=name, timezone=timezone, currency=currency),
-            files=FilesSection(store_scoped_customer_ids=store_scoped_customer_ids))
+            files=FilesSection(store_scoped_customer_ids=store_scoped_customer_ids),
+            identity=IdentitySection(phone_country=country_of(timezone)))
     except ValueError as error:
         raise ConfigError(_first_message(error)) from None
     root = (home or data_home()) / name
@@ -118,6 +126,16 @@ def open_instance(name: str | None = None, *, home: Path | None = None) -> Insta
     for folder in instance.folders():
         folder.mkdir(exist_ok=True)
     return instance
+
+
+def country_of(timezone: str) -> str:
+    """The country of an IANA zone (`America/Santiago` -> `CL`), '' for zones like UTC."""
+    table = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8")
+    for line in table.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 3 and not line.startswith("#") and fields[2] == timezone:
+            return fields[0]
+    return ""
 
 
 def _first_message(error: ValueError) -> str:

@@ -124,11 +124,85 @@ class StorageSection(_Section):
         return value
 
 
+IDENTIFIER_TYPES = ("user_id", "email", "email_sha256", "phone", "cookie")
+"""Built-in identifier types; `custom:NAME` adds one (a loyalty card, a CRM id...)."""
+
+DEFAULT_IDENTIFIER_FIELDS = {
+    "UserId": "user_id", "userId": "user_id", "id": "user_id", "custom_id": "user_id",
+    "Email": "email", "EmailSha256": "email_sha256", "Phone": "phone",
+    "LoyaltyCard": "custom:loyalty_card", "loyalty_card": "custom:loyalty_card",
+    "cookie": "cookie", "anonymous_id": "cookie", "anonymousId": "cookie",
+}
+"""Field names (matched case-insensitively) that carry an identifier, by channel."""
+
+
+def _identifier_type(value: str) -> str:
+    if value in IDENTIFIER_TYPES or re.fullmatch(r"custom:[a-z][a-z0-9_]{0,40}", value):
+        return value
+    raise ValueError(f"{value!r} is not an identifier type; use one of "
+                     f"{', '.join(IDENTIFIER_TYPES)} or custom:NAME (lower-case)")
+
+
+class IdentitySection(_Section):
+    main_identifier: Annotated[str, Field(
+        description="What identifies one person: email, user_id or custom:NAME")] = "email"
+    phone_country: Annotated[str, Field(
+        description="ISO 3166 country of phone numbers written without +country "
+                    "('' accepts international numbers only)")] = ""
+    shared_fan_out: Annotated[int, Field(
+        ge=2, description="An email, phone or cookie on more customer ids than this is "
+                          "quarantined")] = 10
+    quarantine_on_conflict: Annotated[StrictBool, Field(
+        description="An email, phone or cookie on two customer ids that cannot be one person "
+                    "(two ids of one store) is quarantined too")] = True
+    blocked_values: Annotated[list[str], Field(
+        description="Identifier values that never link (besides the built-in junk list)")] = []
+    blocked_patterns: Annotated[list[str], Field(
+        description="Regular expressions of identifier values that never link")] = []
+    fields: Annotated[dict[str, str], Field(
+        description="Field name -> identifier type, for every channel")] = (
+        DEFAULT_IDENTIFIER_FIELDS)
+    attribute_priority: Annotated[dict[str, list[str]], Field(
+        description="Attribute -> sources (store codes, 'api') whose values win over newer "
+                    "ones")] = {}
+
+    @field_validator("main_identifier")
+    @classmethod
+    def _main(cls, value: str) -> str:
+        if _identifier_type(value) not in ("email", "user_id") and not value.startswith(
+                "custom:"):
+            raise ValueError("use email, user_id or custom:NAME")
+        return value
+
+    @field_validator("phone_country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError("use a two-letter upper-case ISO 3166 code such as 'CL', or ''")
+        return value
+
+    @field_validator("blocked_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: dict[str, str]) -> dict[str, str]:
+        return {name: _identifier_type(kind) for name, kind in value.items()}
+
+
 class Settings(_Section):
     instance: InstanceSection
     files: FilesSection = FilesSection()
     orders: OrdersSection = OrdersSection()
     storage: StorageSection = StorageSection()
+    identity: IdentitySection = IdentitySection()
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -164,6 +238,9 @@ def _toml_value(value: object) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_value(k)} = {_toml_value(v)}"
+                                for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} to TOML")
 
 

@@ -47,7 +47,7 @@ class Accounts:
     """0 as given, 1 Title.Case, 2 UPPER, 3 trailing space, 4 leading space."""
     junk_email: Code
     phone_style: Code
-    """0 `955551234`, 1 `09 5555 1234`, 2 `+56 9 5555 1234`, 3 `+56955551234`, 4 blank, 5 `0`."""
+    """0 `955551234`, 1 `(9) 5555 1234`, 2 `+56 9 5555 1234`, 3 `+56955551234`, 4 blank, 5 `0`."""
     birth_style: Code
     shows_loyalty: npt.NDArray[np.bool_]
     shows_gender: npt.NDArray[np.bool_]

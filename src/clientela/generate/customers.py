@@ -42,7 +42,7 @@ _STORE_CODES = tuple(s.code for s in STORES)
 _UPPERCASE = np.array([s.uppercase_names for s in STORES])
 _JSON_ATTRIBUTES = np.array([s.json_attributes for s in STORES])
 _BIRTH_PLACEHOLDER = "01/01/1900"
-_PHONE_FORMATS = ("9%04d%04d", "09 %04d %04d", "+56 9 %04d %04d", "+569%04d%04d", "", "0")
+_PHONE_FORMATS = ("9%04d%04d", "(9) %04d %04d", "+56 9 %04d %04d", "+569%04d%04d", "", "0")
 """Spellings of one mobile number by phone style; the last two carry no number."""
 _SEGMENTS = ("", "GOLD", "VIP")
 # Plain values, or the `{"Key":...,"Value":...}` objects some ERPs write (quoted: they hold `"`).

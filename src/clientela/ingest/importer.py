@@ -18,6 +18,7 @@ from typing import Protocol
 import duckdb
 
 from clientela.config import Instance
+from clientela.identity.resolve import ResolveResult, run_resolution
 from clientela.ingest.batch import load_batch, rules_for
 from clientela.ingest.inbox import Waiting, inbox_files, plan, receive
 from clientela.ingest.inbox_file import InboxFile
@@ -48,6 +49,7 @@ class ImportResult:
     reports: list[FileReport] = field(default_factory=list)
     days_loaded: list[date] = field(default_factory=list)
     waiting: Waiting | None = None
+    identity: ResolveResult | None = None
 
     @property
     def rows_rejected(self) -> int:
@@ -72,6 +74,10 @@ def run_import(instance: Instance, paths: Iterable[Path],
                     "WHERE outcome = 'running' AND id <> ?", (run_id,))
         try:
             _load_days(con, instance, result, progress)
+            progress.step("resolving identities")
+            days = ", ".join(d.isoformat() for d in result.days_loaded) or "no new day"
+            result.identity = run_resolution(con, instance.settings,
+                                             reason=f"import ({days})")
         finally:
             con.close()
         outcome = "succeeded"

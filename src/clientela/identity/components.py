@@ -1,0 +1,172 @@
+"""Profiles from links: connected components under the per-profile limits.
+
+The rule is sequential: links are applied in evidence order, and a link whose merge would put two
+values of one limited type (two user ids of a store, two loyalty cards) or a forbidden pair in one
+profile is not applied (a conflict). Applied to millions of links one by one in Python that is
+slow, so it runs in two steps that give exactly the same result:
+
+1. connected components of all the links at once (scipy), the *unconstrained* components;
+2. only the components that would break a limit are replayed link by link with a guarded
+   union-find. A component that breaks no limit as a whole breaks none at any step of the
+   sequential rule, and links of different components never interact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+Ids = npt.NDArray[np.int64]
+
+NO_LIMIT = -1
+FORBIDDEN = -2
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Identifiers (sorted ids), their limit code (NO_LIMIT or an index into `limit_names`),
+    the links between them in evidence order, and the forbidden pairs."""
+
+    ids: Ids
+    limit: npt.NDArray[np.int32]
+    limit_names: list[str]
+    seq: Ids
+    a: Ids
+    b: Ids
+    forbidden: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    seq: int
+    kept: int
+    detached: int
+    limit_key: str
+    existing: int
+    incoming: int
+
+
+@dataclass(frozen=True)
+class Resolution:
+    component: Ids
+    """Per identifier: the smallest id of its unconstrained component."""
+    profile: Ids
+    """Per identifier: the smallest id of its profile."""
+    conflicts: list[Conflict]
+    replayed: int
+    """Components replayed link by link because they break a limit."""
+
+
+def _smallest_per_label(ids: Ids, labels: npt.NDArray[np.int32]) -> Ids:
+    """For each node, the smallest id carrying its label (`ids` is sorted)."""
+    _, first = np.unique(labels, return_index=True)
+    smallest = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)
+    smallest[labels[first]] = ids[first]
+    return smallest[labels]
+
+
+def resolve(graph: Graph) -> Resolution:
+    n = len(graph.ids)
+    if n == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return Resolution(empty, empty, [], 0)
+    ia = np.searchsorted(graph.ids, graph.a)
+    ib = np.searchsorted(graph.ids, graph.b)
+    adjacency = coo_matrix((np.ones(len(ia), dtype=np.int8), (ia, ib)), shape=(n, n))
+    _, labels = connected_components(adjacency, directed=False)
+    component = _smallest_per_label(graph.ids, labels)
+    breaking = _breaking_components(graph, labels)
+    profile = component.copy()
+    if not breaking.size:
+        return Resolution(component, profile, [], 0)
+    in_breaking = np.isin(labels, breaking)
+    chosen = np.flatnonzero(in_breaking[ia])
+    chosen = chosen[np.argsort(graph.seq[chosen], kind="stable")]
+    replay = _GuardedUnion(graph)
+    conflicts = [c for i in chosen.tolist()
+                 if (c := replay.link(int(graph.seq[i]), int(ia[i]), int(ib[i]))) is not None]
+    nodes = np.flatnonzero(in_breaking)
+    roots = np.array([replay.find(i) for i in nodes.tolist()], dtype=np.int32)
+    profile[nodes] = _smallest_per_label(graph.ids[nodes], roots)
+    return Resolution(component, profile, conflicts, int(breaking.size))
+
+
+def _breaking_components(graph: Graph, labels: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+    """Components holding two values of one limited type, or both sides of a forbidden pair."""
+    limited = graph.limit >= 0
+    keys = labels[limited].astype(np.int64) * max(1, len(graph.limit_names)) + graph.limit[limited]
+    unique, counts = np.unique(keys, return_counts=True)
+    breaking = set((unique[counts > 1] // max(1, len(graph.limit_names))).tolist())
+    for x, y in graph.forbidden:
+        i, j = np.searchsorted(graph.ids, [x, y])
+        if i < len(graph.ids) and j < len(graph.ids) and graph.ids[i] == x and graph.ids[j] == y \
+                and labels[i] == labels[j]:
+            breaking.add(int(labels[i]))
+    return np.array(sorted(breaking), dtype=np.int32)
+
+
+class _GuardedUnion:
+    """Union-find whose roots know their limited values; a merge that would clash is refused."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.parent: dict[int, int] = {}
+        self.values: dict[int, dict[int, int]] = {}
+        self.members: dict[int, list[int]] = {}
+        self.forbidden: dict[int, set[int]] = {}
+        index = {int(v): i for i, v in enumerate(graph.ids.tolist())}
+        for x, y in graph.forbidden:
+            if x in index and y in index:
+                self.forbidden.setdefault(index[x], set()).add(index[y])
+                self.forbidden.setdefault(index[y], set()).add(index[x])
+
+    def find(self, node: int) -> int:
+        root = node
+        while (up := self.parent.get(root, root)) != root:
+            root = up
+        while node != root:
+            self.parent[node], node = root, self.parent.get(node, node)
+        return root
+
+    def _values(self, root: int) -> dict[int, int]:
+        if root not in self.values:
+            code = int(self.graph.limit[root])
+            self.values[root] = {code: root} if code >= 0 else {}
+            self.members[root] = [root]
+        return self.values[root]
+
+    def link(self, seq: int, a: int, b: int) -> Conflict | None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        values_a, values_b = self._values(ra), self._values(rb)
+        ids = self.graph.ids
+        for code, node in values_b.items():
+            existing = values_a.get(code)
+            if existing is not None:
+                return Conflict(seq, int(ids[a]), int(ids[b]), self.graph.limit_names[code],
+                                int(ids[existing]), int(ids[node]))
+        clash = self._forbidden_between(ra, rb)
+        if clash is not None:
+            return Conflict(seq, int(ids[a]), int(ids[b]), "forbidden", int(ids[clash[0]]),
+                            int(ids[clash[1]]))
+        if len(self.members[ra]) < len(self.members[rb]):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.values[ra].update(self.values.pop(rb))
+        self.members[ra] += self.members.pop(rb)
+        return None
+
+    def _forbidden_between(self, ra: int, rb: int) -> tuple[int, int] | None:
+        if not self.forbidden:
+            return None
+        small, large = sorted((ra, rb), key=lambda r: len(self.members[r]))
+        for node in self.members[small]:
+            for partner in self.forbidden.get(node, ()):
+                if self.find(partner) == large:
+                    return (node, partner) if small == ra else (partner, node)
+        return None

@@ -1,0 +1,218 @@
+"""Evidence: the identifiers each stored record names, and the links between them.
+
+Every Customers row names a user id and often an email, a phone and custom ids; every order names
+its customer's user id. The rows loaded since the last call are turned, set-based, into new
+identifiers (normalised, integer-encoded in arrival order) and new links (the record's
+highest-priority identifier to each other one, plus email -> email_sha256), each with its source.
+Re-taking the same rows adds nothing: identifiers and links are deduplicated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from clientela.identity.rules import EMAIL_PATTERN, IdentityRules, e164, priority
+from clientela.ingest.sql import literal, scalar
+
+OBSERVATIONS = "temp.identity_observations"
+
+
+@dataclass(frozen=True)
+class EvidenceResult:
+    records: int
+    new_identifiers: int
+    new_links: int
+    blocked: int
+    """Identifier values seen in the records that never link (junk, blocked)."""
+    invalid: int
+    """Emails, phones and hashes that are not well formed."""
+    until: datetime | None
+
+
+def _priority_sql(column: str) -> str:
+    cases = " ".join(f"WHEN {literal(kind)} THEN {priority(kind)}"
+                     for kind in ("user_id", "email", "email_sha256", "phone", "cookie"))
+    return f"CASE {column} {cases} ELSE {priority('custom:')} END"
+
+
+def _attribute_identifiers(rules: IdentityRules) -> str:
+    """Identifiers carried by custom attribute columns (a loyalty card, a hashed email...)."""
+    standard = {"userid", "email", "phone"}
+    mapped = {name: kind for name, kind in rules.fields.items() if name not in standard}
+    if not mapped:
+        return "[]"
+    names = ", ".join(literal(n) for n in mapped)
+    kinds = " ".join(f"WHEN {literal(n)} THEN {literal(k)}" for n, k in mapped.items())
+    return (f"list_transform(list_filter(map_entries(attributes), "
+            f"lambda e: lower(e.key) IN ({names})), "
+            f"lambda e: {{'type': CASE lower(e.key) {kinds} END, 'scope': '', 'raw': e.value}})")
+
+
+def observe(con: duckdb.DuckDBPyConnection, rules: IdentityRules, since: datetime | None) -> int:
+    """Fill OBSERVATIONS with (record, type, scope, raw value) for rows loaded after `since`."""
+    after = "TRUE" if since is None else f"loaded_at > {literal(since.isoformat())}::TIMESTAMPTZ"
+    order_scope = "store_code" if rules.store_scoped else "''"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {OBSERVATIONS} AS
+        WITH records AS (
+            SELECT source_file AS source, source_line AS line, loaded_at,
+                   batch_day::TIMESTAMPTZ AS observed_at,
+                   [{{'type': 'user_id', 'scope': scope_store, 'raw': user_id}},
+                    {{'type': 'email', 'scope': '', 'raw': email}},
+                    {{'type': 'phone', 'scope': '', 'raw': phone}}]
+                   || {_attribute_identifiers(rules)} AS named
+            FROM customers WHERE {after}
+            UNION ALL
+            SELECT source_file, source_line, loaded_at, order_ts,
+                   [{{'type': 'user_id', 'scope': {order_scope}, 'raw': user_id}}]
+            FROM orders WHERE {after}
+        )
+        SELECT source, line, loaded_at, observed_at, n.type AS type, n.scope AS scope,
+               n.raw AS raw
+        FROM (SELECT *, unnest(named) AS n FROM records)
+        WHERE n.raw IS NOT NULL
+    """)
+    return scalar(con, f"SELECT count(DISTINCT (source, line)) FROM {OBSERVATIONS}")
+
+
+def _phone_spellings(con: duckdb.DuckDBPyConnection, country: str) -> None:
+    """Parse each phone spelling once per country; later days find it in `phone_spellings`."""
+    new = con.execute(f"""
+        SELECT DISTINCT raw FROM {OBSERVATIONS} o WHERE type = 'phone'
+        AND NOT EXISTS (SELECT 1 FROM phone_spellings p
+                        WHERE p.raw = o.raw AND p.country = {literal(country)})
+    """).fetchall()
+    if new:
+        parsed = [(raw, country, e164(raw, country)) for (raw,) in new]
+        con.executemany("INSERT INTO phone_spellings VALUES (?, ?, ?)", parsed)
+
+
+def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
+                  now: datetime) -> EvidenceResult:
+    """Add the identifiers and links of rows loaded since the last call (inside a transaction)."""
+    state = con.execute("SELECT evidence_until FROM identity_state").fetchone()
+    since = state[0] if state else None
+    records = observe(con, rules, since)
+    _phone_spellings(con, rules.phone_country)
+    valid_email = f"regexp_full_match(lower(trim(o.raw)), {literal(EMAIL_PATTERN)})"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_named AS
+        SELECT o.source, o.line, o.loaded_at, o.observed_at, o.type, o.scope,
+               CASE o.type
+                   WHEN 'email' THEN CASE WHEN {valid_email} THEN lower(trim(o.raw)) END
+                   WHEN 'email_sha256' THEN CASE WHEN regexp_full_match(lower(trim(o.raw)),
+                                                 '[0-9a-f]{{64}}') THEN lower(trim(o.raw)) END
+                   WHEN 'phone' THEN p.e164
+                   WHEN 'cookie' THEN lower(trim(o.raw))
+                   ELSE trim(o.raw) END AS value,
+               trim(o.raw) AS trimmed
+        FROM {OBSERVATIONS} o
+        LEFT JOIN phone_spellings p
+          ON o.type = 'phone' AND p.raw = o.raw AND p.country = {literal(rules.phone_country)}
+    """)
+    counts = con.execute(f"""
+        SELECT count(*) FILTER (WHERE {rules.blocked_sql('lower(trimmed)')}),
+               count(*) FILTER (WHERE value IS NULL AND NOT {rules.blocked_sql('lower(trimmed)')})
+        FROM temp.identity_named
+    """).fetchone()
+    blocked, invalid = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+    # Valid, unblocked values, each email also giving its hash; a record naming an erased
+    # identifier gives nothing at all (the person must not come back).
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_valid AS
+        WITH named AS (
+            SELECT source, line, loaded_at, observed_at, type, scope, value, NULL AS via
+            FROM temp.identity_named
+            WHERE value IS NOT NULL AND NOT {rules.blocked_sql('value')}
+              AND NOT {rules.blocked_sql('lower(trimmed)')}
+            UNION ALL
+            SELECT source, line, loaded_at, observed_at, 'email_sha256', '', sha256(value), value
+            FROM temp.identity_named
+            WHERE type = 'email' AND value IS NOT NULL AND NOT {rules.blocked_sql('value')}
+        ),
+        erased AS (
+            SELECT DISTINCT source, line FROM named
+            WHERE sha256(type || chr(31) || scope || chr(31) || value)
+                  IN (SELECT hash FROM tombstones)
+        )
+        SELECT DISTINCT named.* FROM named ANTI JOIN erased USING (source, line)
+    """)
+    new_identifiers = _add_identifiers(con, now)
+    new_links = _add_links(con, now)
+    until = con.execute("SELECT max(loaded_at) FROM (SELECT max(loaded_at) AS loaded_at "
+                        "FROM customers UNION ALL SELECT max(loaded_at) FROM orders)").fetchone()
+    last = until[0] if until and until[0] is not None else since
+    con.execute("UPDATE identity_state SET evidence_until = ?", [last])
+    return EvidenceResult(records, new_identifiers, new_links, blocked, invalid, last)
+
+
+def _add_identifiers(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+    before = scalar(con, "SELECT count(*) FROM identifiers")
+    con.execute("""
+        INSERT INTO identifiers
+        SELECT (SELECT coalesce(max(id), 0) FROM identifiers)
+                   + row_number() OVER (ORDER BY first_arrival, type, scope, value),
+               type, scope, value, first_seen, 'active', 0
+        FROM (
+            SELECT type, scope, value, min(observed_at) AS first_seen,
+                   min((loaded_at, source, line)) AS first_arrival
+            FROM temp.identity_valid
+            GROUP BY ALL
+        ) seen
+        ANTI JOIN identifiers USING (type, scope, value)
+    """)
+    return scalar(con, "SELECT count(*) FROM identifiers") - before
+
+
+def _add_links(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+    """Anchor -> every other identifier of the record; email -> its hash."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_record_ids AS
+        SELECT v.source, v.line, v.loaded_at, v.observed_at, i.id, v.type, v.via,
+               {_priority_sql('v.type')} AS priority
+        FROM temp.identity_valid v JOIN identifiers i USING (type, scope, value)
+    """)
+    before = scalar(con, "SELECT count(*) FROM identity_links")
+    con.execute("""
+        INSERT INTO identity_links
+        WITH anchors AS (
+            SELECT source, line, arg_min(id, (priority, id)) AS anchor
+            FROM temp.identity_record_ids WHERE via IS NULL GROUP BY ALL
+        ),
+        hashes AS (
+            SELECT r.source, r.line, e.id AS a, r.id AS b, 'email_hash' AS rule
+            FROM temp.identity_record_ids r
+            JOIN temp.identity_record_ids e
+              ON e.source = r.source AND e.line = r.line AND e.type = 'email' AND e.via IS NULL
+             AND r.via IS NOT NULL
+        ),
+        pairs AS (
+            SELECT r.source, r.line, a.anchor AS a, r.id AS b, 'same_record' AS rule
+            FROM temp.identity_record_ids r JOIN anchors a USING (source, line)
+            WHERE r.via IS NULL AND r.id <> a.anchor
+            UNION ALL
+            SELECT * FROM hashes
+        ),
+        found AS (
+            SELECT p.a, p.b, p.rule, p.source, p.line, r.loaded_at, r.observed_at, r.priority
+            FROM pairs p JOIN temp.identity_record_ids r ON r.source = p.source
+                 AND r.line = p.line AND r.id = p.b
+        ),
+        first_sighting AS (
+            SELECT a, b, arg_min(rule, (loaded_at, source, line)) AS rule,
+                   arg_min(source, (loaded_at, source, line)) AS source,
+                   arg_min(line, (loaded_at, source, line)) AS line,
+                   min(loaded_at) AS loaded_at, min(observed_at) AS observed_at,
+                   min(priority) AS priority
+            FROM found GROUP BY a, b
+        )
+        SELECT (SELECT coalesce(max(seq), 0) FROM identity_links)
+                   + row_number() OVER (ORDER BY loaded_at, source, line, priority, b),
+               f.a, f.b, f.rule, f.source, f.line, f.observed_at, ?, NULL, NULL
+        FROM first_sighting f
+        WHERE NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.a = f.a AND l.b = f.b)
+    """, [now])
+    return scalar(con, "SELECT count(*) FROM identity_links") - before

@@ -1,0 +1,106 @@
+"""An operator's decisions: release or block a shared identifier, retract a link, forbid a pair.
+
+Each decision is kept (reviews, retracted links, forbidden pairs) and the profiles it touches are
+recomputed in the same transaction, with the history saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from clientela.config.settings import Settings
+from clientela.identity.lookup import Identifier, IdentityError
+from clientela.identity.resolve import ResolveResult, resolve
+from clientela.identity.rules import IdentityRules
+from clientela.stores.analytics import transaction
+
+
+@dataclass(frozen=True)
+class Shared:
+    identifier: Identifier
+    quarantined_at: datetime
+    reason: str
+
+
+def review(con: duckdb.DuckDBPyConnection) -> list[Shared]:
+    """Quarantined identifiers, the most shared first."""
+    rows = con.execute("""
+        SELECT i.id, i.type, i.scope, i.value, i.status, i.fan_out, i.first_seen, NULL,
+               max(r.decided_at), arg_max(r.note, r.decided_at)
+        FROM identifiers i LEFT JOIN identity_reviews r
+          ON r.identifier = i.id AND r.action = 'quarantined'
+        WHERE i.status = 'quarantined' AND i.type <> 'email_sha256'
+        GROUP BY ALL ORDER BY i.fan_out DESC, i.id
+    """).fetchall()
+    return [Shared(Identifier(*row[:8]), row[8], row[9] or "") for row in rows]
+
+
+def _decide(con: duckdb.DuckDBPyConnection, settings: Settings, identifier: Identifier,
+            status: str, note: str) -> ResolveResult:
+    now = datetime.now(UTC)
+    with transaction(con):
+        # An email and its hash are one decision.
+        ids = [identifier.id] + [row[0] for row in con.execute(
+            "SELECT b FROM identity_links WHERE a = ? AND rule = 'email_hash'",
+            [identifier.id]).fetchall()]
+        con.execute("UPDATE identifiers SET status = ? WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                    [status, ids])
+        con.execute("INSERT INTO identity_reviews SELECT id, ?, fan_out, ?, ? FROM identifiers "
+                    "WHERE id IN (SELECT unnest(?::BIGINT[]))", [status, now, note, ids])
+        return resolve(con, IdentityRules.of(settings), touched=ids, take=False, now=now,
+                       reason=f"{identifier.label} {status} by an operator: {note}")
+
+
+def release(con: duckdb.DuckDBPyConnection, settings: Settings, identifier: Identifier,
+            note: str) -> ResolveResult:
+    """Let a quarantined identifier link again (it is not quarantined again)."""
+    if identifier.status not in ("quarantined", "blocked", "excluded"):
+        raise IdentityError(f"{identifier.label} is {identifier.status}: nothing to release")
+    return _decide(con, settings, identifier, "released", note)
+
+
+def block(con: duckdb.DuckDBPyConnection, settings: Settings, identifier: Identifier,
+          note: str) -> ResolveResult:
+    """Stop an identifier from ever linking."""
+    if identifier.status == "blocked":
+        raise IdentityError(f"{identifier.label} is already blocked")
+    return _decide(con, settings, identifier, "blocked", note)
+
+
+def split(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
+          second: Identifier, note: str) -> ResolveResult:
+    """Retract the links that name both identifiers; their profile is recomputed."""
+    now = datetime.now(UTC)
+    with transaction(con):
+        retracted = con.execute("""
+            UPDATE identity_links SET retracted_at = ?, retracted_note = ?
+            WHERE retracted_at IS NULL AND ((a = ? AND b = ?) OR (a = ? AND b = ?))
+            RETURNING seq
+        """, [now, note, first.id, second.id, second.id, first.id]).fetchall()
+        if not retracted:
+            raise IdentityError(
+                f"no link joins {first.label} and {second.label} directly; "
+                f"`clientela identity explain {first.label} {second.label}` shows the chain, "
+                "and `identity forbid` keeps them apart whatever links them")
+        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
+                       take=False, now=now,
+                       reason=f"link {first.label} - {second.label} retracted by an "
+                              f"operator: {note}")
+
+
+def forbid(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
+           second: Identifier, note: str) -> ResolveResult:
+    """Keep two identifiers in different profiles whatever the evidence."""
+    if first.id == second.id:
+        raise IdentityError("an identifier cannot be forbidden from itself")
+    now = datetime.now(UTC)
+    with transaction(con):
+        con.execute("INSERT INTO identity_forbidden VALUES (?, ?, ?, ?)",
+                    [first.id, second.id, now, note])
+        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
+                       take=False, now=now,
+                       reason=f"{first.label} and {second.label} forbidden from joining by an "
+                              f"operator: {note}")

@@ -1,0 +1,131 @@
+"""The resolved profile: identifiers, attributes, tags and consents, pooled over its identifiers.
+
+Attributes come from every Customers row of the profile's customer ids: for each name the newest
+value by event time (the row's business day), unless the instance lists sources for that
+attribute (`[identity] attribute_priority`), whose values then win in the order given. Tags and
+consents are stated about identifiers, so they follow them through merges and splits; a
+consent's state per channel is its newest statement, and a withdrawal wins a tie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+
+import duckdb
+
+from clientela.identity.lookup import SELECT_IDENTIFIER, Identifier
+from clientela.identity.rules import IdentityRules
+from clientela.ingest.sql import literal
+
+STANDARD_ATTRIBUTES = (("FirstName", "first_name"), ("LastName", "last_name"), ("City", "city"),
+                       ("BirthDate", "birth_date"), ("Phone", "phone"), ("Gender", "gender"))
+RESERVED_NAMES = frozenset({"client_id", "recognized", "identifiers", "email", "userid",
+                            "storecode", "rfm_group", "rfm_segment", "ltv"})
+"""Names Clientela computes or keys on (lower-case): never taken as custom attributes."""
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    value: str
+    day: date
+    source: str
+
+
+@dataclass(frozen=True)
+class Consent:
+    channel: str
+    granted: bool
+    stated_at: datetime
+    source: str
+    proof: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    client_id: int
+    asked_for: int | None
+    """The alias asked for, when it was merged into this profile."""
+    recognized: bool
+    email: str | None
+    identifiers: list[Identifier]
+    attributes: list[Attribute]
+    tags: list[str]
+    consents: list[Consent]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "client_id": self.client_id,
+            "alias_of_asked": self.asked_for,
+            "recognized": self.recognized,
+            "email": self.email,
+            "identifiers": [asdict(i) | {"label": i.label} for i in self.identifiers],
+            "attributes": {a.name: {"value": a.value, "day": a.day, "source": a.source}
+                           for a in self.attributes},
+            "tags": self.tags,
+            "consents": {c.channel: asdict(c) for c in self.consents},
+        }
+
+
+def _priority_sql(rules: IdentityRules) -> str:
+    """Rank of a value's source for its attribute: 0 for unlisted, higher wins."""
+    if not rules.attribute_priority:
+        return "0"
+    cases = " ".join(
+        f"WHEN {literal(name)} THEN coalesce({len(sources) + 1} - list_position("
+        f"[{', '.join(literal(s) for s in sources)}], source), 0)"
+        for name, sources in rules.attribute_priority.items())
+    return f"CASE name {cases} ELSE 0 END"
+
+
+def load_profile(con: duckdb.DuckDBPyConnection, rules: IdentityRules, client_id: int,
+                 asked_for: int | None = None) -> Profile:
+    identifiers = [Identifier(*row) for row in con.execute(
+        f"{SELECT_IDENTIFIER} WHERE m.client_id = ? ORDER BY i.id", [client_id]).fetchall()]
+    recognized = con.execute("SELECT recognized FROM profiles WHERE client_id = ?",
+                             [client_id]).fetchone()
+    standard = ", ".join(f"{{'name': {literal(name)}, 'value': {column}::VARCHAR}}"
+                         for name, column in STANDARD_ATTRIBUTES)
+    reserved = ", ".join(literal(n) for n in sorted(RESERVED_NAMES))
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE profile_rows AS
+        SELECT c.* FROM customers c
+        JOIN identifiers i ON i.type = 'user_id' AND i.scope = c.scope_store
+             AND i.value = trim(c.user_id)
+        JOIN identity_members m ON m.identifier = i.id AND m.client_id = ?
+    """, [client_id])
+    attributes = [Attribute(*row) for row in con.execute(f"""
+        WITH named AS (
+            SELECT a.name, a.value, batch_day, loaded_at, source_line,
+                   coalesce(store_code, nullif(scope_store, ''), 'files') AS source
+            FROM profile_rows, unnest([{standard}] || list_transform(map_entries(attributes),
+                 lambda e: {{'name': e.key, 'value': e.value}})) AS t(a)
+            WHERE a.value IS NOT NULL AND trim(a.value) <> ''
+              AND lower(a.name) NOT IN ({reserved})
+        )
+        SELECT name, arg_max(value, key), arg_max(batch_day, key), arg_max(source, key)
+        FROM (SELECT *, ({_priority_sql(rules)}, batch_day, loaded_at, source_line) AS key
+              FROM named)
+        GROUP BY name ORDER BY name
+    """).fetchall()]
+    email = con.execute("""
+        SELECT arg_max(i.value, (c.batch_day, c.loaded_at, c.source_line))
+        FROM profile_rows c JOIN identifiers i ON i.type = 'email'
+             AND i.value = lower(trim(c.email))
+        JOIN identity_members m ON m.identifier = i.id AND m.client_id = ?
+    """, [client_id]).fetchone()
+    ids = [i.id for i in identifiers]
+    tags = [row[0] for row in con.execute("""
+        SELECT tag FROM tag_events WHERE identifier IN (SELECT unnest(?::BIGINT[]))
+        GROUP BY tag HAVING arg_max(added, (stated_at, NOT added)) ORDER BY tag
+    """, [ids]).fetchall()]
+    consents = [Consent(*row) for row in con.execute("""
+        SELECT channel, arg_max(granted, key), arg_max(stated_at, key), arg_max(source, key),
+               arg_max(proof, key)
+        FROM (SELECT *, (stated_at, NOT granted) AS key FROM consent_events
+              WHERE identifier IN (SELECT unnest(?::BIGINT[])))
+        GROUP BY channel ORDER BY channel
+    """, [ids]).fetchall()]
+    return Profile(client_id, asked_for, bool(recognized and recognized[0]),
+                   email[0] if email else None, identifiers, attributes, tags, consents)

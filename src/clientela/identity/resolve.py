@@ -1,0 +1,373 @@
+"""Resolution: from evidence to profiles, incrementally or in full, with stable client ids.
+
+Incremental resolution recomputes only the components touched by new links, new identifiers or
+an operator's decision; `full=True` recomputes every component. Both run the same code on a set
+of identifiers closed under the links, so they give the same profiles.
+
+Client ids are stable: the identifier seen first in an old profile carries its client id into
+whatever profile it lands in. A profile that inherits several keeps the oldest (the others
+become aliases); a profile that inherits none gets a new id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from clientela.config.settings import Settings
+from clientela.identity import components
+from clientela.identity.evidence import EvidenceResult, take_evidence
+from clientela.identity.rules import SOFT_TYPES, IdentityRules
+from clientela.identity.tombstones import purge_erased
+from clientela.ingest.sql import literal, scalar
+from clientela.stores.analytics import transaction
+
+LIMIT_KEY_SQL = ("CASE WHEN i.type = 'user_id' THEN 'user_id' || CASE WHEN i.scope <> '' "
+                 "THEN ':' || i.scope ELSE '' END WHEN starts_with(i.type, 'custom:') "
+                 "THEN i.type END")
+"""`limit_key` of rules.py in SQL: identifiers with one key cannot share a profile."""
+TOUCHED = "temp.identity_touched"
+NODES = "temp.identity_nodes"
+NEW_MEMBERS = "temp.identity_new_members"
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    evidence: EvidenceResult | None
+    quarantined: int
+    identifiers: int
+    """Identifiers whose profile was recomputed."""
+    replayed: int
+    profiles: int
+    created: int
+    merged: int
+    split: int
+    conflicts: int
+    seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        return {key: value for key, value in vars(self).items() if key != "evidence"} | {
+            "evidence": None if self.evidence is None else {
+                k: v for k, v in vars(self.evidence).items() if k != "until"}}
+
+
+def run_resolution(con: duckdb.DuckDBPyConnection, settings: Settings, *, reason: str,
+                   full: bool = False, touched: Iterable[int] = ()) -> ResolveResult:
+    """Resolve in one transaction: interrupted, the store is left as it was."""
+    with transaction(con):
+        return resolve(con, IdentityRules.of(settings), reason=reason, full=full,
+                       touched=touched)
+
+
+def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str,
+            full: bool = False, touched: Iterable[int] = (), take: bool = True,
+            now: datetime | None = None) -> ResolveResult:
+    """Take new evidence and recompute the touched profiles; the caller holds a transaction."""
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    max_id = scalar(con, "SELECT max(id) FROM identifiers")
+    max_seq = scalar(con, "SELECT max(seq) FROM identity_links")
+    if take:
+        state = con.execute("SELECT evidence_until FROM identity_state").fetchone()
+        # Rows of erased persons that a late file or a replay brought back go again.
+        purge_erased(con, rules, since=state[0] if state else None)
+    evidence = take_evidence(con, rules, now) if take else None
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TOUCHED} (id BIGINT)")
+    extra = sorted(set(touched))
+    if extra:
+        con.executemany(f"INSERT INTO {TOUCHED} VALUES (?)", [(i,) for i in extra])
+    con.execute(f"""
+        INSERT INTO {TOUCHED}
+        SELECT id FROM identifiers WHERE id > {max_id}
+        UNION SELECT a FROM identity_links WHERE seq > {max_seq}
+        UNION SELECT b FROM identity_links WHERE seq > {max_seq}
+    """)
+    if full:
+        _apply_blocked_rules(con, rules, now)
+    quarantined = _quarantine(con, rules, now, everything=full)
+    _collect_nodes(con, full=full)
+    graph = _load_graph(con, rules)
+    resolution = components.resolve(graph)
+    con.register("identity_resolution", pa.table({
+        "identifier": graph.ids, "component": resolution.component,
+        "label": resolution.profile}))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_MEMBERS} AS "
+                    "SELECT * FROM identity_resolution")
+    finally:
+        con.unregister("identity_resolution")
+    counts = _assign_clients(con, rules, reason, now)
+    _write_conflicts(con, resolution.conflicts)
+    con.execute("UPDATE identity_state SET resolved_at = ?", [now])
+    return ResolveResult(
+        evidence=evidence, quarantined=quarantined, identifiers=len(graph.ids),
+        replayed=resolution.replayed, profiles=scalar(con, "SELECT count(*) FROM profiles"),
+        created=counts[0], merged=counts[1], split=counts[2],
+        conflicts=len(resolution.conflicts), seconds=time.perf_counter() - started)
+
+
+def _apply_blocked_rules(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
+                         now: datetime) -> None:
+    """Statuses set by rules are recomputed from the current configuration; an operator's
+    `release` or `block` stays."""
+    con.execute("UPDATE identifiers SET status = 'active' "
+                "WHERE status IN ('quarantined', 'excluded')")
+    con.execute(f"UPDATE identifiers SET status = 'excluded' "
+                f"WHERE status = 'active' AND {rules.blocked_sql('value')}")
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, rules: IdentityRules, now: datetime, *,
+                everything: bool) -> int:
+    """Count the customer ids each email, phone or cookie is linked to; quarantine the shared."""
+    scope = "" if everything else f"AND l.b IN (SELECT id FROM {TOUCHED})"
+    soft = ", ".join(literal(t) for t in SOFT_TYPES)
+    # Per identifier: customer ids in all, and the most of them in one store.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_fan_out AS
+        SELECT id, sum(ids)::INTEGER AS fan_out, max(ids) AS most_in_one_scope
+        FROM (SELECT l.b AS id, a.scope, count(DISTINCT l.a) AS ids
+              FROM identity_links l JOIN identifiers a ON a.id = l.a
+              WHERE l.retracted_at IS NULL AND a.type = 'user_id' {scope}
+              GROUP BY l.b, a.scope)
+        GROUP BY id
+    """)
+    # An email's hash is as shared as the email.
+    con.execute("""
+        INSERT INTO identity_fan_out
+        SELECT l.b, f.fan_out, f.most_in_one_scope FROM identity_links l
+        JOIN identity_fan_out f ON f.id = l.a
+        WHERE l.rule = 'email_hash' AND l.retracted_at IS NULL
+    """)
+    con.execute(f"""
+        UPDATE identifiers SET fan_out = f.fan_out
+        FROM (SELECT id, max(fan_out) AS fan_out FROM identity_fan_out GROUP BY id) f
+        WHERE identifiers.id = f.id AND identifiers.type IN ({soft})
+          AND identifiers.fan_out <> f.fan_out
+    """)
+    in_one_store = ("OR id IN (SELECT id FROM identity_fan_out WHERE most_in_one_scope > 1)"
+                    if rules.quarantine_on_conflict else "")
+    reason = (f"CASE WHEN fan_out > {rules.shared_fan_out} THEN 'linked to more than "
+              f"{rules.shared_fan_out} customer ids' ELSE 'linked to two customer ids of one "
+              "store' END")
+    newly = [row[0] for row in con.execute(f"""
+        SELECT id FROM identifiers
+        WHERE status = 'active' AND type IN ({soft})
+          AND (fan_out > {rules.shared_fan_out} {in_one_store})
+        ORDER BY id
+    """).fetchall()]
+    if newly:
+        con.execute("UPDATE identifiers SET status = 'quarantined' "
+                    "WHERE id IN (SELECT unnest(?::BIGINT[]))", [newly])
+        # A rebuild quarantines again what already was: the review log says it once.
+        con.execute(f"""
+            INSERT INTO identity_reviews SELECT id, 'quarantined', fan_out, ?, {reason}
+            FROM identifiers WHERE id IN (SELECT unnest(?::BIGINT[])) AND id NOT IN (
+                SELECT identifier FROM identity_reviews GROUP BY identifier
+                HAVING arg_max(action, decided_at) = 'quarantined')
+        """, [now, newly])
+        con.executemany(f"INSERT INTO {TOUCHED} VALUES (?)", [(i,) for i in newly])
+    return len(newly)
+
+
+def _collect_nodes(con: duckdb.DuckDBPyConnection, *, full: bool) -> None:
+    """Every identifier whose profile may change: touched ones, their components' members and
+    the components of their neighbours, closed under the links."""
+    if full:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {NODES} AS SELECT id FROM identifiers")
+        return
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {NODES} AS
+        WITH seeds AS (
+            SELECT id FROM {TOUCHED}
+            UNION SELECT b FROM identity_links WHERE a IN (SELECT id FROM {TOUCHED})
+            UNION SELECT a FROM identity_links WHERE b IN (SELECT id FROM {TOUCHED})
+        )
+        SELECT id FROM seeds
+        UNION SELECT identifier FROM identity_members WHERE component IN (
+            SELECT component FROM identity_members WHERE identifier IN (SELECT id FROM seeds))
+    """)
+    while True:
+        # A link leaving the set means its far end's component must be recomputed too.
+        added = con.execute(f"""
+            INSERT INTO {NODES}
+            WITH outside AS (
+                SELECT b AS id FROM identity_links
+                WHERE a IN (SELECT id FROM {NODES}) AND b NOT IN (SELECT id FROM {NODES})
+                UNION SELECT a FROM identity_links
+                WHERE b IN (SELECT id FROM {NODES}) AND a NOT IN (SELECT id FROM {NODES})
+            )
+            SELECT id FROM outside
+            UNION SELECT identifier FROM identity_members WHERE component IN (
+                SELECT component FROM identity_members WHERE identifier IN (SELECT id FROM outside))
+            EXCEPT SELECT id FROM {NODES}
+        """).fetchone()
+        if not added or not added[0]:
+            return
+
+
+def _load_graph(con: duckdb.DuckDBPyConnection, rules: IdentityRules) -> components.Graph:
+    joining = "" if rules.joining_emails else "AND i.type NOT IN ('email', 'email_sha256')"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_linking AS
+        SELECT i.id, {LIMIT_KEY_SQL} AS limit_key FROM identifiers i
+        WHERE i.id IN (SELECT id FROM {NODES}) AND i.status IN ('active', 'released') {joining}
+    """)
+    names = [row[0] for row in con.execute(
+        "SELECT DISTINCT limit_key FROM temp.identity_linking WHERE limit_key IS NOT NULL "
+        "ORDER BY 1").fetchall()]
+    nodes = con.execute(f"""
+        SELECT id, coalesce(list_position({_list(names)}, limit_key) - 1,
+                            {components.NO_LIMIT})::INTEGER AS code
+        FROM temp.identity_linking ORDER BY id
+    """).fetchnumpy()
+    links = con.execute("""
+        SELECT seq, a, b FROM identity_links
+        WHERE retracted_at IS NULL
+          AND a IN (SELECT id FROM temp.identity_linking)
+          AND b IN (SELECT id FROM temp.identity_linking)
+        ORDER BY seq
+    """).fetchnumpy()
+    forbidden = con.execute("""
+        SELECT a, b FROM identity_forbidden
+        WHERE a IN (SELECT id FROM temp.identity_linking)
+          AND b IN (SELECT id FROM temp.identity_linking)
+    """).fetchall()
+    return components.Graph(
+        ids=np.asarray(nodes["id"], dtype=np.int64),
+        limit=np.asarray(nodes["code"], dtype=np.int32), limit_names=names,
+        seq=np.asarray(links["seq"], dtype=np.int64), a=np.asarray(links["a"], dtype=np.int64),
+        b=np.asarray(links["b"], dtype=np.int64),
+        forbidden=[(int(a), int(b)) for a, b in forbidden])
+
+
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join(literal(v) for v in values) + "]::VARCHAR[]"
+
+
+def _recognized_sql(rules: IdentityRules) -> str:
+    if rules.main == "email":
+        return "bool_or(i.type IN ('email', 'email_sha256'))"
+    return f"bool_or(i.type = {literal(rules.main)})"
+
+
+def _assign_clients(con: duckdb.DuckDBPyConnection, rules: IdentityRules, reason: str,
+                    now: datetime) -> tuple[int, int, int]:
+    """Give each new profile its client id; record merges, splits and creations."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_old AS
+        SELECT identifier, client_id FROM identity_members
+        WHERE identifier IN (SELECT id FROM {NODES})
+    """)
+    # Each old profile's heir: the new profile holding its first-seen identifier that still links.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_heirs AS
+        SELECT o.client_id, arg_min(n.label, o.identifier) AS label
+        FROM temp.identity_old o JOIN {NEW_MEMBERS} n USING (identifier)
+        GROUP BY o.client_id
+    """)
+    last = scalar(con, "SELECT last_client_id FROM identity_state")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_labels AS
+        WITH labels AS (SELECT DISTINCT label FROM {NEW_MEMBERS}),
+        inherited AS (
+            SELECT label, min(client_id) AS client_id,
+                   list(client_id ORDER BY client_id) AS heirs
+            FROM temp.identity_heirs GROUP BY label
+        ),
+        fresh AS (
+            SELECT label, {last} + row_number() OVER (ORDER BY label) AS client_id
+            FROM labels ANTI JOIN inherited USING (label)
+        ),
+        parents AS (
+            SELECT n.label, list(DISTINCT o.client_id ORDER BY o.client_id) AS parents
+            FROM {NEW_MEMBERS} n JOIN temp.identity_old o USING (identifier) GROUP BY n.label
+        )
+        SELECT l.label, coalesce(i.client_id, f.client_id) AS client_id,
+               coalesce(i.heirs, []) AS heirs, coalesce(p.parents, []) AS parents,
+               i.client_id IS NULL AS is_new
+        FROM labels l LEFT JOIN inherited i USING (label) LEFT JOIN fresh f USING (label)
+        LEFT JOIN parents p USING (label)
+    """)
+    con.execute("UPDATE identity_state SET last_client_id = greatest(last_client_id, "
+                "(SELECT coalesce(max(client_id), 0) FROM temp.identity_labels))")
+    history = [
+        # Several old profiles in one new profile: merged into the oldest.
+        ("merged", "heirs[2:]", "len(heirs) > 1"),
+        # New identifiers, or a part split off old profiles (`others` names them).
+        ("created", "parents", "is_new"),
+    ]
+    for event, others, condition in history:
+        con.execute(f"""
+            INSERT INTO profile_history
+            SELECT client_id, ?, ?, {others}, ? FROM temp.identity_labels WHERE {condition}
+        """, [now, event, reason])
+    # Old profiles that lost part of their identifiers to new profiles: split.
+    con.execute("""
+        INSERT INTO profile_history
+        SELECT p.parent, ?, 'split', list(l.client_id ORDER BY l.client_id), ?
+        FROM (SELECT client_id, unnest(parents) AS parent FROM temp.identity_labels
+              WHERE is_new AND len(parents) > 0) l
+        JOIN (SELECT client_id AS parent FROM temp.identity_heirs) p USING (parent)
+        GROUP BY p.parent
+    """, [now, reason])
+    con.execute("""
+        INSERT INTO profile_history
+        SELECT DISTINCT client_id, ?, 'dissolved', [], ? FROM temp.identity_old
+        WHERE client_id NOT IN (SELECT client_id FROM temp.identity_heirs)
+    """, [now, reason])
+    # Aliases: merged-away ids, and ids already pointing at them, resolve to the survivor.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE identity_merged AS
+        SELECT unnest(heirs[2:]) AS alias, client_id FROM temp.identity_labels WHERE len(heirs) > 1
+    """)
+    con.execute("""
+        UPDATE profile_aliases SET client_id = m.client_id
+        FROM temp.identity_merged m WHERE profile_aliases.client_id = m.alias
+    """)
+    con.execute("INSERT INTO profile_aliases SELECT alias, client_id, ? "
+                "FROM temp.identity_merged", [now])
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE identity_created AS
+        SELECT client_id, created_at FROM profiles
+        WHERE client_id IN (SELECT client_id FROM temp.identity_old)
+    """)
+    con.execute("DELETE FROM profiles WHERE client_id IN "
+                "(SELECT client_id FROM temp.identity_old)")
+    con.execute(f"DELETE FROM identity_members WHERE identifier IN (SELECT id FROM {NODES})")
+    con.execute(f"""
+        INSERT INTO identity_members
+        SELECT n.identifier, n.component, l.client_id
+        FROM {NEW_MEMBERS} n JOIN temp.identity_labels l USING (label)
+    """)
+    con.execute(f"""
+        INSERT INTO profiles
+        SELECT l.client_id, coalesce(any_value(c.created_at), ?), {_recognized_sql(rules)},
+               count(*)
+        FROM temp.identity_labels l JOIN {NEW_MEMBERS} n USING (label)
+        JOIN identifiers i ON i.id = n.identifier
+        LEFT JOIN temp.identity_created c ON c.client_id = l.client_id
+        GROUP BY l.client_id
+    """, [now])
+    row = con.execute("""
+        SELECT count(*) FILTER (WHERE is_new),
+               coalesce(sum(len(heirs) - 1) FILTER (WHERE len(heirs) > 1), 0),
+               count(*) FILTER (WHERE is_new AND len(parents) > 0)
+        FROM temp.identity_labels
+    """).fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+
+
+def _write_conflicts(con: duckdb.DuckDBPyConnection,
+                     conflicts: list[components.Conflict]) -> None:
+    con.execute(f"DELETE FROM identity_conflicts WHERE kept IN (SELECT id FROM {NODES}) "
+                f"OR detached IN (SELECT id FROM {NODES})")
+    if conflicts:
+        con.executemany("INSERT INTO identity_conflicts VALUES (?, ?, ?, ?, ?, ?)",
+                        [(c.seq, c.kept, c.detached, c.limit_key, c.existing, c.incoming)
+                         for c in conflicts])
