@@ -47,8 +47,7 @@ def test_junk_and_blank_values_link_nothing(scoped: Instance, import_customers: 
 
     assert groups(scoped) == {frozenset({f"user_id:{s}:{i}"})
                               for s, i in (("S01", 1), ("S01", 2), ("S02", 3), ("S02", 4))}
-    assert result.identity is not None and result.identity.evidence is not None
-    assert result.identity.evidence.blocked == 7
+    assert result.evidence is not None and result.evidence.blocked == 7
 
 
 def test_an_email_on_many_customer_ids_is_quarantined(

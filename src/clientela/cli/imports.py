@@ -97,6 +97,8 @@ def _result_json(result: ImportResult) -> dict[str, object]:
         "days_loaded": [d.isoformat() for d in result.days_loaded],
         "waiting": _waiting_json(result.waiting),
         "reports": [r.to_json() for r in result.reports],
+        "evidence": None if result.evidence is None else {
+            k: v for k, v in vars(result.evidence).items() if k != "until"},
         "identity": result.identity.to_json() if result.identity else None,
     }
 

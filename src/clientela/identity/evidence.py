@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
 from clientela.identity.rules import EMAIL_PATTERN, IdentityRules, e164, priority
+from clientela.identity.tombstones import purge_erased
 from clientela.ingest.sql import literal, scalar
 
 OBSERVATIONS = "temp.identity_observations"
@@ -30,6 +32,12 @@ class EvidenceResult:
     invalid: int
     """Emails, phones and hashes that are not well formed."""
     until: datetime | None
+
+    def __add__(self, other: EvidenceResult) -> EvidenceResult:
+        return EvidenceResult(
+            self.records + other.records, self.new_identifiers + other.new_identifiers,
+            self.new_links + other.new_links, self.blocked + other.blocked,
+            self.invalid + other.invalid, other.until or self.until)
 
 
 def _priority_sql(column: str) -> str:
@@ -86,15 +94,29 @@ def _phone_spellings(con: duckdb.DuckDBPyConnection, country: str) -> None:
                         WHERE p.raw = o.raw AND p.country = {literal(country)})
     """).fetchall()
     if new:
-        parsed = [(raw, country, e164(raw, country)) for (raw,) in new]
-        con.executemany("INSERT INTO phone_spellings VALUES (?, ?, ?)", parsed)
+        raws = [raw for (raw,) in new]
+        # One insert of a column set: row by row, storing costs more than parsing.
+        con.register("identity_new_spellings", pa.table({
+            "raw": pa.array(raws, pa.string()),
+            "e164": pa.array([e164(raw, country) for raw in raws], pa.string())}))
+        try:
+            con.execute("INSERT INTO phone_spellings SELECT raw, ?, e164 "
+                        "FROM identity_new_spellings", [country])
+        finally:
+            con.unregister("identity_new_spellings")
 
 
 def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
                   now: datetime) -> EvidenceResult:
-    """Add the identifiers and links of rows loaded since the last call (inside a transaction)."""
+    """Add the identifiers and links of rows loaded since the last call (inside a transaction).
+
+    Imports call it for every business day, in the day's own transaction: a later day may
+    replace a customer row (a new phone), and the old row's evidence must be taken first.
+    Rows of erased persons that a late file or a replay brought back are deleted instead.
+    """
     state = con.execute("SELECT evidence_until FROM identity_state").fetchone()
     since = state[0] if state else None
+    purge_erased(con, rules, since=since)
     records = observe(con, rules, since)
     _phone_spellings(con, rules.phone_country)
     valid_email = f"regexp_full_match(lower(trim(o.raw)), {literal(EMAIL_PATTERN)})"

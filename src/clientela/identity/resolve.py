@@ -24,7 +24,6 @@ from clientela.config.settings import Settings
 from clientela.identity import components
 from clientela.identity.evidence import EvidenceResult, take_evidence
 from clientela.identity.rules import SOFT_TYPES, IdentityRules
-from clientela.identity.tombstones import purge_erased
 from clientela.ingest.sql import literal, scalar
 from clientela.stores.analytics import transaction
 
@@ -71,12 +70,9 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
     """Take new evidence and recompute the touched profiles; the caller holds a transaction."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    max_id = scalar(con, "SELECT max(id) FROM identifiers")
-    max_seq = scalar(con, "SELECT max(seq) FROM identity_links")
-    if take:
-        state = con.execute("SELECT evidence_until FROM identity_state").fetchone()
-        # Rows of erased persons that a late file or a replay brought back go again.
-        purge_erased(con, rules, since=state[0] if state else None)
+    # Evidence taken since the last resolution (imports take it day by day) is new.
+    max_id = scalar(con, "SELECT resolved_identifier FROM identity_state")
+    max_seq = scalar(con, "SELECT resolved_link FROM identity_state")
     evidence = take_evidence(con, rules, now) if take else None
     con.execute(f"CREATE OR REPLACE TEMP TABLE {TOUCHED} (id BIGINT)")
     extra = sorted(set(touched))
@@ -104,7 +100,9 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
         con.unregister("identity_resolution")
     counts = _assign_clients(con, rules, reason, now)
     _write_conflicts(con, resolution.conflicts)
-    con.execute("UPDATE identity_state SET resolved_at = ?", [now])
+    con.execute("UPDATE identity_state SET resolved_at = ?, "
+                "resolved_identifier = (SELECT coalesce(max(id), 0) FROM identifiers), "
+                "resolved_link = (SELECT coalesce(max(seq), 0) FROM identity_links)", [now])
     return ResolveResult(
         evidence=evidence, quarantined=quarantined, identifiers=len(graph.ids),
         replayed=resolution.replayed, profiles=scalar(con, "SELECT count(*) FROM profiles"),

@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 
 from clientela.config import Instance
+from clientela.identity.evidence import EvidenceResult, take_evidence
+from clientela.identity.rules import IdentityRules
 from clientela.ingest import merge
 from clientela.ingest.fields import Rules
 from clientela.ingest.inbox_file import InboxFile
@@ -43,8 +45,9 @@ def already_loaded(con: duckdb.DuckDBPyConnection, kind: RecordKind, day: date,
 
 def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
                files: list[InboxFile], prepared: dict[Path, PreparedFile],
-               step: Step) -> list[FileReport]:
-    """Load the day's files in load order inside one transaction and mark the day loaded."""
+               step: Step) -> tuple[list[FileReport], EvidenceResult]:
+    """Load the day's files in load order inside one transaction, take their identity
+    evidence and mark the day loaded."""
     reports: list[FileReport] = []
     loaded_at = datetime.now(UTC)
     ordered = [f for schema in RECORDS for f in files if f.schema is schema]
@@ -63,9 +66,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
             _record_file(con, report, loaded_at)
         con.execute("INSERT OR REPLACE INTO import_days VALUES (?, 'loaded', ?, NULL)",
                     [day, loaded_at])
+        step("taking identity evidence")
+        evidence = take_evidence(con, IdentityRules.of(instance.settings), loaded_at)
         con.execute(f"DROP TABLE IF EXISTS {merge.EXCLUDED}; DROP TABLE IF EXISTS batch_orders; "
                     "DROP TABLE IF EXISTS batch_lines")
-    return reports
+    return reports, evidence
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: InboxFile,

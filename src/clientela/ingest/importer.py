@@ -18,6 +18,7 @@ from typing import Protocol
 import duckdb
 
 from clientela.config import Instance
+from clientela.identity.evidence import EvidenceResult
 from clientela.identity.resolve import ResolveResult, run_resolution
 from clientela.ingest.batch import load_batch, rules_for
 from clientela.ingest.inbox import Waiting, inbox_files, plan, receive
@@ -49,6 +50,8 @@ class ImportResult:
     reports: list[FileReport] = field(default_factory=list)
     days_loaded: list[date] = field(default_factory=list)
     waiting: Waiting | None = None
+    evidence: EvidenceResult | None = None
+    """Identifiers and links the loaded days gave."""
     identity: ResolveResult | None = None
 
     @property
@@ -167,7 +170,8 @@ def _load_each_day(con: duckdb.DuckDBPyConnection, instance: Instance, result: I
             progress.file(inbox_file.path.name, size)
             prepared[inbox_file.path] = preparer.result(inbox_file.path)
             progress.advance(size)
-        reports = load_batch(con, instance, day, files, prepared, progress.step)
+        reports, evidence = load_batch(con, instance, day, files, prepared, progress.step)
+        result.evidence = evidence if result.evidence is None else result.evidence + evidence
         for inbox_file, report in zip(_in_load_order(files, reports), reports, strict=True):
             _file_away(con, instance, inbox_file, report)
             progress.done(report)

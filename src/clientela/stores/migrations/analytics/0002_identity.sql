@@ -127,6 +127,8 @@ CREATE TABLE phone_spellings (
 CREATE TABLE identity_state (
     evidence_until TIMESTAMPTZ,        -- rows loaded up to this instant have given their links
     resolved_at TIMESTAMPTZ,
+    resolved_identifier BIGINT NOT NULL, -- identifiers and links up to these are in profiles
+    resolved_link BIGINT NOT NULL,
     last_client_id BIGINT NOT NULL     -- client ids are never given twice
 );
-INSERT INTO identity_state VALUES (NULL, NULL, 0);
+INSERT INTO identity_state VALUES (NULL, NULL, 0, 0, 0);
