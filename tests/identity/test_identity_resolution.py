@@ -9,11 +9,12 @@ from clientela.config import Instance
 from clientela.identity.explain import explain_pair, explain_profile
 from clientela.identity.lookup import find_identifier, find_profile
 from clientela.identity.rules import IdentityRules
+from clientela.ingest.importer import ImportResult
 from clientela.stores import analytics
-from tests.identity.conftest import Import
 
 DAY1, DAY2, DAY3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 Profiles = Callable[[Instance], dict[str, int]]
+Import = Callable[..., ImportResult]
 Groups = Callable[[Instance], set[frozenset[str]]]
 
 

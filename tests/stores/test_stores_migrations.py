@@ -110,8 +110,8 @@ def test_newer_analytics_store_is_refused_and_left_untouched(instance: Instance)
 
     assert str(caught.value) == (
         f"{instance.analytics_path} has analytics schema version {LATEST + 1}, but this "
-        f"Clientela knows versions up to {LATEST}: it was written by a newer Clientela. Upgrade Clientela; the store "
-        "was left untouched.")
+        f"Clientela knows versions up to {LATEST}: it was written by a newer Clientela. "
+        "Upgrade Clientela; the store was left untouched.")
     assert _digest(instance.analytics_path) == before
     assert not instance.analytics_path.with_name("analytics.duckdb.wal").exists()
 
