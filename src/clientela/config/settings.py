@@ -239,6 +239,8 @@ def _toml_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
+        if not value:
+            return "{}"
         return "{ " + ", ".join(f"{_toml_value(k)} = {_toml_value(v)}"
                                 for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} to TOML")

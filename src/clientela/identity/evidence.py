@@ -173,10 +173,11 @@ def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
 
 def _add_identifiers(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     before = scalar(con, "SELECT count(*) FROM identifiers")
-    con.execute("""
+    con.execute(f"""
         INSERT INTO identifiers
         SELECT (SELECT coalesce(max(id), 0) FROM identifiers)
-                   + row_number() OVER (ORDER BY first_arrival, type, scope, value),
+                   + row_number() OVER (ORDER BY first_arrival, {_priority_sql('type')},
+                                        type, scope, value),
                type, scope, value, first_seen, 'active', 0
         FROM (
             SELECT type, scope, value, min(observed_at) AS first_seen,

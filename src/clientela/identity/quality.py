@@ -90,12 +90,15 @@ def _linkable(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """(linkable pairs, those in one profile), from the records of the last `pairwise_quality`."""
     edges = con.execute("""
         WITH named AS (
-            SELECT r.person_id, r.record, l.b AS named FROM resolved_records r
-            JOIN identity_links l ON l.a = r.record
+            -- A record outside the truth counts as someone else.
+            SELECT coalesce(r.person_id, -l.a) AS person_id, l.a AS record, l.b AS named
+            FROM identity_links l JOIN identifiers i ON i.id = l.a AND i.type = 'user_id'
+            LEFT JOIN resolved_records r ON r.record = l.a
         ),
         exclusive AS (SELECT named FROM named GROUP BY named
                       HAVING count(DISTINCT person_id) = 1)
         SELECT record, named FROM named SEMI JOIN exclusive USING (named)
+        WHERE record IN (SELECT record FROM resolved_records)
     """).fetchnumpy()
     records = con.execute("SELECT record, person_id, coalesce(client_id, -record) AS client_id "
                           "FROM resolved_records WHERE record IS NOT NULL").fetchnumpy()
