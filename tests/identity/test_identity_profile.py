@@ -64,16 +64,19 @@ def test_a_source_priority_beats_newer_values(home: Path, import_customers: Impo
 
 
 def test_custom_attributes_are_kept_and_reserved_names_are_not(
-        scoped: Instance, tmp_path: Path, write_day: Callable[..., dict[str, Path]]) -> None:
+        scoped: Instance, tmp_path: Path, write_day: Callable[..., dict[str, Path]],
+        query: Callable[..., list[tuple[object, ...]]]) -> None:
     from clientela.ingest.importer import run_import
     body = (b"UserId|StoreCode|Email|Segment|client_id\n"
             b'1|S01|ana@mail.com|"{""Key"":""Tier"",""Value"":""GOLD""}"|99\n')
     files = write_day(tmp_path / "d", scoped, DAY1, customers=body, orders=[], lines=[],
                       categories=[])
-    run_import(scoped, list(files.values()))
+    result = run_import(scoped, list(files.values()))
 
+    assert result.reports[0].reserved_columns == ["client_id"]
     values = {a.name: a.value for a in _profile(scoped, "user_id:S01:1").attributes}
     assert values == {"Tier": "GOLD"}
+    assert query(scoped, "SELECT name, type FROM attribute_definitions") == [("Tier", "text")]
 
 
 def test_consents_take_the_newest_statement_and_a_withdrawal_wins_a_tie(

@@ -18,6 +18,7 @@ import pyarrow as pa
 from clientela.identity.rules import EMAIL_PATTERN, IdentityRules, e164, priority
 from clientela.identity.tombstones import purge_erased
 from clientela.ingest.sql import literal, scalar
+from clientela.schema import RESERVED_ATTRIBUTE_NAMES
 
 OBSERVATIONS = "temp.identity_observations"
 
@@ -118,6 +119,7 @@ def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
     since = state[0] if state else None
     purge_erased(con, rules, since=since)
     records = observe(con, rules, since)
+    _register_attributes(con, since, now)
     _phone_spellings(con, rules.phone_country)
     valid_email = f"regexp_full_match(lower(trim(o.raw)), {literal(EMAIL_PATTERN)})"
     con.execute(f"""
@@ -169,6 +171,21 @@ def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
     last = until[0] if until and until[0] is not None else since
     con.execute("UPDATE identity_state SET evidence_until = ?", [last])
     return EvidenceResult(records, new_identifiers, new_links, blocked, invalid, last)
+
+
+def _register_attributes(con: duckdb.DuckDBPyConnection, since: datetime | None,
+                         now: datetime) -> None:
+    """Custom attribute names are fixed on first use, with their type (text from files)."""
+    after = "" if since is None else f"WHERE loaded_at > {literal(since.isoformat())}::TIMESTAMPTZ"
+    reserved = ", ".join(literal(n) for n in sorted(RESERVED_ATTRIBUTE_NAMES))
+    con.execute(f"""
+        INSERT INTO attribute_definitions
+        SELECT min(name), 'text', ?, arg_min(source_file, name)
+        FROM (SELECT unnest(map_keys(attributes)) AS name, source_file FROM customers {after})
+        WHERE lower(name) NOT IN ({reserved})
+          AND lower(name) NOT IN (SELECT lower(name) FROM attribute_definitions)
+        GROUP BY lower(name)
+    """, [now])
 
 
 def _add_identifiers(con: duckdb.DuckDBPyConnection, now: datetime) -> int:

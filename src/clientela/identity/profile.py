@@ -17,12 +17,10 @@ import duckdb
 from clientela.identity.lookup import SELECT_IDENTIFIER, Identifier
 from clientela.identity.rules import IdentityRules
 from clientela.ingest.sql import literal
+from clientela.schema import RESERVED_ATTRIBUTE_NAMES
 
 STANDARD_ATTRIBUTES = (("FirstName", "first_name"), ("LastName", "last_name"), ("City", "city"),
                        ("BirthDate", "birth_date"), ("Phone", "phone"), ("Gender", "gender"))
-RESERVED_NAMES = frozenset({"client_id", "recognized", "identifiers", "email", "userid",
-                            "storecode", "rfm_group", "rfm_segment", "ltv"})
-"""Names Clientela computes or keys on (lower-case): never taken as custom attributes."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,8 @@ def load_profile(con: duckdb.DuckDBPyConnection, rules: IdentityRules, client_id
                              [client_id]).fetchone()
     standard = ", ".join(f"{{'name': {literal(name)}, 'value': {column}::VARCHAR}}"
                          for name, column in STANDARD_ATTRIBUTES)
-    reserved = ", ".join(literal(n) for n in sorted(RESERVED_NAMES))
+    # A {"Key": ...} cell may still name a reserved attribute.
+    reserved = ", ".join(literal(n) for n in sorted(RESERVED_ATTRIBUTE_NAMES))
     con.execute("""
         CREATE OR REPLACE TEMP TABLE profile_rows AS
         SELECT c.* FROM customers c

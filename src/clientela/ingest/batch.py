@@ -96,6 +96,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
     parse, staged = prepared.parse, prepared.parse.names.staged
     report.unmapped_columns = [name for name, _ in prepared.header.extras] \
         if not schema.extra_columns_are_attributes else []
+    report.reserved_columns = prepared.header.reserved
     report.rows_read = prepared.rows
     step("merging")
     merge.exclude_orphans_and_duplicates(con, parse)

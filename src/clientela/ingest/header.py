@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clientela.ingest.probe import FileRefusedError
-from clientela.schema import Field, RecordSchema
+from clientela.schema import RESERVED_ATTRIBUTE_NAMES, Field, RecordSchema
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class HeaderMap:
     width: int
     named_width: int
     """Columns up to the last named one: unnamed trailing columns may be missing on a line."""
+    reserved: list[str]
+    """Customers columns named like something Clientela computes: not taken as attributes."""
 
     def position(self, field: Field) -> int | None:
         return self.positions.get(field.name)
@@ -38,6 +40,9 @@ def map_header(schema: RecordSchema, header: list[str]) -> HeaderMap:
     known = {f.name.lower() for f in schema.fields}
     extras = [(name, index) for index, name in enumerate(header[:named_width], start=1)
               if name.lower() not in known]
+    reserved = [name for name, _ in extras if schema.extra_columns_are_attributes
+                and name.lower() in RESERVED_ATTRIBUTE_NAMES]
+    extras = [(name, index) for name, index in extras if name not in reserved]
     if not positions:
         expected = ", ".join(f.name for f in schema.header_fields)
         raise FileRefusedError(
@@ -48,4 +53,4 @@ def map_header(schema: RecordSchema, header: list[str]) -> HeaderMap:
     if missing:
         raise FileRefusedError(f"missing required column(s) {', '.join(missing)}; "
                           f"the header has {', '.join(header)}")
-    return HeaderMap(positions, extras, len(header), named_width)
+    return HeaderMap(positions, extras, len(header), named_width, reserved)

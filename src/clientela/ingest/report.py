@@ -40,6 +40,7 @@ class FileReport:
     rejected: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
+    reserved_columns: list[str] = field(default_factory=list)
     customers_without_email: int | None = None
     orders_without_customer: int | None = None
     header_totals: HeaderTotals | None = None

@@ -198,3 +198,8 @@ RECORDS: tuple[RecordSchema, ...] = (CUSTOMERS, ORDERS, ORDER_LINES, ORDER_LINE_
 
 def record_schema(kind: RecordKind) -> RecordSchema:
     return next(r for r in RECORDS if r.kind is kind)
+
+RESERVED_ATTRIBUTE_NAMES = frozenset({"client_id", "recognized", "identifiers", "rfm_group",
+                                      "rfm_segment", "ltv"})
+"""Names Clientela computes (lower-case): a Customers column so named is not taken as a custom
+attribute, and the import report lists it under `reserved_columns`."""
