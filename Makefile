@@ -34,12 +34,17 @@ demo: install
 	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela import $(DEMO_HOME)/files/ICOMMKT_* --instance demo
 	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela import $(DEMO_HOME)/files/resent --instance demo
 	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela status --instance demo
+	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela identity evaluate $(DEMO_HOME)/truth.csv --instance demo
 	@echo
 	@echo "Demo instance ready in $(DEMO_HOME)/demo:"
-	@echo "  analytics store   $(DEMO_HOME)/demo/analytics.duckdb (tables customers, orders, order_lines, order_line_categories)"
+	@echo "  analytics store   $(DEMO_HOME)/demo/analytics.duckdb (tables customers, orders, order_lines, order_line_categories;"
+	@echo "                    identity graph: identifiers, identity_links, identity_members, profiles)"
 	@echo "  import reports    $(DEMO_HOME)/demo/reports/YYYYMMDD/*.report.json and *.rejects.csv"
 	@echo "  archived files    $(DEMO_HOME)/demo/archive/"
-	@echo "Try: CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela status --instance demo"
+	@echo "Try: export CLIENTELA_HOME=$(DEMO_HOME) CLIENTELA_INSTANCE=demo"
+	@echo "     $(BIN)/clientela profile user_id:WEB:W0000001"
+	@echo "     $(BIN)/clientela identity explain user_id:WEB:W0000001"
+	@echo "     $(BIN)/clientela identity review"
 
 bench: install
 	$(BIN)/python bench/import_bench.py
