@@ -154,7 +154,7 @@ def explain_pair(con: duckdb.DuckDBPyConnection, first: Identifier,
         explanation = explain_profile(con, first.client_id)
         chain = _chain(explanation.links, first.label, second.label)
         return PairExplanation(first, second, True, chain,
-                               f"one person: profile {first.client_id}, joined by "
+                               f"profile {first.client_id}, joined by "
                                f"{len(chain)} link(s)")
     return PairExplanation(first, second, False, [], _why_apart(con, first, second))
 

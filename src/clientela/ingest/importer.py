@@ -78,9 +78,11 @@ def run_import(instance: Instance, paths: Iterable[Path],
         try:
             _load_days(con, instance, result, progress)
             progress.step("resolving identities")
-            days = ", ".join(d.isoformat() for d in result.days_loaded) or "no new day"
+            loaded = result.days_loaded
+            days = (f"{len(loaded)} day(s), {min(loaded)} to {max(loaded)}" if loaded
+                    else "no new day")
             result.identity = run_resolution(con, instance.settings,
-                                             reason=f"import ({days})")
+                                             reason=f"import of {days}")
         finally:
             con.close()
         outcome = "succeeded"
