@@ -61,7 +61,8 @@ def _attribute_identifiers(rules: IdentityRules) -> str:
 
 
 def observe(con: duckdb.DuckDBPyConnection, rules: IdentityRules, since: datetime | None) -> int:
-    """Fill OBSERVATIONS with (record, type, scope, raw value) for rows loaded after `since`."""
+    """Fill OBSERVATIONS with (source, line, loaded_at, observed_at, type, scope, raw) for the
+    rows loaded after `since`: one record per (source, line)."""
     after = "TRUE" if since is None else f"loaded_at > {literal(since.isoformat())}::TIMESTAMPTZ"
     order_scope = "store_code" if rules.store_scoped else "''"
     con.execute(f"""
@@ -120,6 +121,18 @@ def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
     purge_erased(con, rules, since=since)
     records = observe(con, rules, since)
     _register_attributes(con, since, now)
+    new_identifiers, new_links, blocked, invalid = link_observations(con, rules, now)
+    until = con.execute("SELECT max(loaded_at) FROM (SELECT max(loaded_at) AS loaded_at "
+                        "FROM customers UNION ALL SELECT max(loaded_at) FROM orders)").fetchone()
+    last = until[0] if until and until[0] is not None else since
+    con.execute("UPDATE identity_state SET evidence_until = ?", [last])
+    return EvidenceResult(records, new_identifiers, new_links, blocked, invalid, last)
+
+
+def link_observations(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
+                      now: datetime) -> tuple[int, int, int, int]:
+    """Normalise what OBSERVATIONS holds (any source: files, API calls) and add its new
+    identifiers and links; (new identifiers, new links, blocked values, invalid values)."""
     _phone_spellings(con, rules.phone_country)
     valid_email = f"regexp_full_match(lower(trim(o.raw)), {literal(EMAIL_PATTERN)})"
     con.execute(f"""
@@ -164,13 +177,7 @@ def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
         )
         SELECT DISTINCT named.* FROM named ANTI JOIN erased USING (source, line)
     """)
-    new_identifiers = _add_identifiers(con, now)
-    new_links = _add_links(con, now)
-    until = con.execute("SELECT max(loaded_at) FROM (SELECT max(loaded_at) AS loaded_at "
-                        "FROM customers UNION ALL SELECT max(loaded_at) FROM orders)").fetchone()
-    last = until[0] if until and until[0] is not None else since
-    con.execute("UPDATE identity_state SET evidence_until = ?", [last])
-    return EvidenceResult(records, new_identifiers, new_links, blocked, invalid, last)
+    return _add_identifiers(con, now), _add_links(con, now), blocked, invalid
 
 
 def _register_attributes(con: duckdb.DuckDBPyConnection, since: datetime | None,
