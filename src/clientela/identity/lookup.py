@@ -85,6 +85,8 @@ def find_identifier(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
     row = con.execute(SELECT_IDENTIFIER + " WHERE i.type = ? AND i.scope = ? AND i.value = ?",
                       list(parsed)).fetchone()
     if row is None:
+        if rules.is_blocked(parsed[2]):
+            raise IdentityError(f"{text!r} is a blocked value: it never links and is not kept")
         raise IdentityError(f"no identifier {text!r} is known")
     return Identifier(*row)
 

@@ -30,7 +30,8 @@ from clientela.stores.analytics import transaction
 LIMIT_KEY_SQL = ("CASE WHEN i.type = 'user_id' THEN 'user_id' || CASE WHEN i.scope <> '' "
                  "THEN ':' || i.scope ELSE '' END WHEN starts_with(i.type, 'custom:') "
                  "THEN i.type END")
-"""`limit_key` of rules.py in SQL: identifiers with one key cannot share a profile."""
+"""Identifiers with one limit key (one store's customer ids, one custom id type) cannot share a
+profile."""
 TOUCHED = "temp.identity_touched"
 NODES = "temp.identity_nodes"
 NEW_MEMBERS = "temp.identity_new_members"

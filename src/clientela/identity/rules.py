@@ -6,7 +6,6 @@ from an operator typing `email:Ana@Mail.com` on the command line is normalised t
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,23 +28,6 @@ def priority(kind: str) -> int:
     """Lower wins: the anchor of a record, and what is detached last on a conflict."""
     order = {"user_id": 0, "email": 2, "email_sha256": 3, "phone": 4, "cookie": 5}
     return 1 if kind.startswith("custom:") else order[kind]
-
-
-def limit_key(kind: str, scope: str) -> str | None:
-    """Identifiers with the same key cannot share a profile unless they are the same value."""
-    if kind == "user_id":
-        return f"user_id:{scope}" if scope else "user_id"
-    if kind.startswith("custom:"):
-        return kind
-    return None
-
-
-def email_sha256(email: str) -> str:
-    return hashlib.sha256(email.encode("utf-8")).hexdigest()
-
-
-def tombstone_hash(kind: str, scope: str, value: str) -> str:
-    return hashlib.sha256(f"{kind}\x1f{scope}\x1f{value}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -79,16 +61,6 @@ class IdentityRules:
     def joining_emails(self) -> bool:
         """With email as the main identifier, an email is one person; otherwise it is shared."""
         return self.main == "email"
-
-    def joins(self, kind: str) -> bool:
-        return self.joining_emails or kind not in ("email", "email_sha256")
-
-    def type_of_field(self, name: str) -> str | None:
-        return self.fields.get(name.lower())
-
-    def custom_fields(self) -> dict[str, str]:
-        """Attribute names (lower-case) that carry a custom identifier, and its type."""
-        return {name: kind for name, kind in self.fields.items() if kind.startswith("custom:")}
 
     def blocked_sql(self, value: str) -> str:
         """A SQL condition: the normalised `value` never links."""
