@@ -1,7 +1,8 @@
 """The docs are checked against the code: settings, CLI help and rejection codes.
 
 - every setting of `clientela.toml` has a row in docs/configuration.md, with its default;
-- every command has a section in docs/cli.md whose help block is the current `--help` output;
+- every command, and every subcommand of a group (`clientela identity explain`), has a section in
+  docs/cli.md whose help block is the current `--help` output;
 - every rejection code the importer can write is explained in docs/importing.md.
 
 When the CLI changes, regenerate the help blocks of docs/cli.md with either of
@@ -67,6 +68,10 @@ def _toml(value: object) -> str:
         return '"' + value + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + " }"
     raise TypeError(value)
 
 
@@ -105,9 +110,15 @@ def test_configuration_documents_no_unknown_setting() -> None:
 # --- CLI reference --------------------------------------------------------------------------
 
 def _commands() -> list[str]:
+    """Every command, and every subcommand of a group (`identity explain`), in help order."""
     group = typer.main.get_command(app)
     assert isinstance(group, typer.core.TyperGroup)
-    return list(group.commands)
+    commands: list[str] = []
+    for name, command in group.commands.items():
+        commands.append(name)
+        if isinstance(command, typer.core.TyperGroup):
+            commands += [f"{name} {sub}" for sub in command.commands]
+    return commands
 
 
 def _normalise(text: str) -> str:
@@ -116,7 +127,7 @@ def _normalise(text: str) -> str:
 
 def current_help(command: str | None) -> str:
     """`clientela [COMMAND] --help` as a 100-column terminal without colours shows it."""
-    args = [command, "--help"] if command else ["--help"]
+    args = [*command.split(), "--help"] if command else ["--help"]
     # Typer reads TERMINAL_WIDTH, FORCE_COLOR and GITHUB_ACTIONS once, at import: neutralise
     # what the caller's environment made of them, so the width and styling come from HELP_ENV.
     saved = rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL
@@ -194,7 +205,7 @@ def test_cli_reference_shows_current_help(cli_reference: str, command: str | Non
 
 
 def test_cli_reference_documents_no_removed_command(cli_reference: str) -> None:
-    documented = set(re.findall(r"^## `clientela ([\w-]+)`", cli_reference, flags=re.MULTILINE))
+    documented = set(re.findall(r"^## `clientela ([\w -]+)`", cli_reference, flags=re.MULTILINE))
     assert documented - set(_commands()) == set(), "docs/cli.md documents commands that are gone"
 
 
