@@ -182,3 +182,25 @@ def test_an_alias_and_a_shared_identifier_find_their_profiles(
             find_profile(con, rules, "email:otra@mail.com")
     finally:
         con.close()
+
+
+def test_forget_leaves_other_profiles_rows_and_only_removes_the_address(
+        scoped: Instance, import_customers: Import, profiles: Profiles, query: Query) -> None:
+    import_customers(scoped, DAY1, ["1|S01|ana@mail.com||Ana||", "W1|WEB|ana@mail.com||Luis||"])
+    _act(scoped, operator.forbid, "user_id:S01:1", "user_id:WEB:W1", note="two people")
+    client = profiles(scoped)["user_id:S01:1"]
+    assert profiles(scoped)["email:ana@mail.com"] == client
+
+    con = analytics.connect(scoped)
+    try:
+        forget(con, scoped.settings, client)
+    finally:
+        con.close()
+
+    assert query(scoped, "SELECT scope_store, user_id, email, first_name FROM customers") == [
+        ("WEB", "W1", None, "Luis")]
+    assert set(profiles(scoped)) == {"user_id:WEB:W1"}
+    # The next day W1 sends the address again: it is not taken back.
+    import_customers(scoped, DAY2, ["W1|WEB|ana@mail.com||Luis||"])
+    assert set(profiles(scoped)) == {"user_id:WEB:W1"}
+    assert query(scoped, "SELECT email FROM customers") == [(None,)]

@@ -49,8 +49,11 @@ def _priority_sql(column: str) -> str:
 
 def _attribute_identifiers(rules: IdentityRules) -> str:
     """Identifiers carried by custom attribute columns (a loyalty card, a hashed email...)."""
+    # The UserId column is the customer id; other columns mapped to user_id (`id`, `custom_id`
+    # are channel names for the API) would carry no store, so files do not take them.
     standard = {"userid", "email", "phone"}
-    mapped = {name: kind for name, kind in rules.fields.items() if name not in standard}
+    mapped = {name: kind for name, kind in rules.fields.items()
+              if name not in standard and kind != "user_id"}
     if not mapped:
         return "[]"
     names = ", ".join(literal(n) for n in mapped)
@@ -156,8 +159,8 @@ def link_observations(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
         FROM temp.identity_named
     """).fetchone()
     blocked, invalid = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-    # Valid, unblocked values, each email also giving its hash; a record naming an erased
-    # identifier gives nothing at all (the person must not come back).
+    # Valid, unblocked values, each email also giving its hash. An erased identifier is never
+    # taken again, and a record of an erased customer id gives nothing at all.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE identity_valid AS
         WITH named AS (
@@ -171,11 +174,13 @@ def link_observations(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
             WHERE type = 'email' AND value IS NOT NULL AND NOT {rules.blocked_sql('value')}
         ),
         erased AS (
-            SELECT DISTINCT source, line FROM named
+            SELECT *, type = 'user_id' AS person FROM named
             WHERE sha256(type || chr(31) || scope || chr(31) || value)
                   IN (SELECT hash FROM tombstones)
         )
-        SELECT DISTINCT named.* FROM named ANTI JOIN erased USING (source, line)
+        SELECT DISTINCT named.* FROM named
+        ANTI JOIN erased USING (source, line, type, scope, value)
+        ANTI JOIN (SELECT source, line FROM erased WHERE person) USING (source, line)
     """)
     return _add_identifiers(con, now), _add_links(con, now), blocked, invalid
 

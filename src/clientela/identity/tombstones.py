@@ -28,13 +28,20 @@ def purge_erased(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
     hashed = ("sha256(? || chr(31) || {scope} || chr(31) || {value}) "
               "IN (SELECT hash FROM tombstones)")
     user = hashed.replace("?", "'user_id'")
+    email = hashed.replace("?", "'email'").format(scope="''", value="lower(trim(c.email))")
+    # A row naming an erased email is the erased person's, unless its customer id is someone
+    # else's profile: then only the address goes.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE erased_customers AS
         SELECT rowid AS row, scope_store, user_id FROM customers c
         WHERE ({user.format(scope='c.scope_store', value='trim(c.user_id)')}
-           OR {hashed.replace('?', "'email'").format(scope="''", value='lower(trim(c.email))')})
+           OR ({email} AND NOT EXISTS (
+               SELECT 1 FROM identifiers i JOIN identity_members m ON m.identifier = i.id
+               WHERE i.type = 'user_id' AND i.scope = c.scope_store
+                 AND i.value = trim(c.user_id) AND NOT {TOMBSTONED})))
         {recent}
     """)
+    con.execute(f"UPDATE customers c SET email = NULL WHERE {email} {recent}")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE erased_orders AS
         SELECT store_code, order_number FROM orders o
