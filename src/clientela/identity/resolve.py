@@ -78,7 +78,7 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
     con.execute(f"CREATE OR REPLACE TEMP TABLE {TOUCHED} (id BIGINT)")
     extra = sorted(set(touched))
     if extra:
-        con.executemany(f"INSERT INTO {TOUCHED} VALUES (?)", [(i,) for i in extra])
+        con.execute(f"INSERT INTO {TOUCHED} SELECT unnest(?::BIGINT[])", [extra])
     con.execute(f"""
         INSERT INTO {TOUCHED}
         SELECT id FROM identifiers WHERE id > {max_id}
@@ -89,7 +89,7 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
         _apply_blocked_rules(con, rules, now)
     quarantined = _quarantine(con, rules, now, everything=full)
     _collect_nodes(con, full=full)
-    graph = _load_graph(con, rules)
+    graph = _load_graph(con, rules, full=full)
     resolution = components.resolve(graph)
     con.register("identity_resolution", pa.table({
         "identifier": graph.ids, "component": resolution.component,
@@ -99,8 +99,8 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
                     "SELECT * FROM identity_resolution")
     finally:
         con.unregister("identity_resolution")
-    counts = _assign_clients(con, rules, reason, now)
-    _write_conflicts(con, resolution.conflicts)
+    counts = _assign_clients(con, rules, reason, now, full=full)
+    _write_conflicts(con, resolution.conflicts, full=full)
     con.execute("UPDATE identity_state SET resolved_at = ?, "
                 "resolved_identifier = (SELECT coalesce(max(id), 0) FROM identifiers), "
                 "resolved_link = (SELECT coalesce(max(seq), 0) FROM identity_links)", [now])
@@ -170,7 +170,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, rules: IdentityRules, now: datet
                 SELECT identifier FROM identity_reviews GROUP BY identifier
                 HAVING arg_max(action, decided_at) = 'quarantined')
         """, [now, newly])
-        con.executemany(f"INSERT INTO {TOUCHED} VALUES (?)", [(i,) for i in newly])
+        con.execute(f"INSERT INTO {TOUCHED} SELECT unnest(?::BIGINT[])", [newly])
     return len(newly)
 
 
@@ -210,26 +210,42 @@ def _collect_nodes(con: duckdb.DuckDBPyConnection, *, full: bool) -> None:
             return
 
 
-def _load_graph(con: duckdb.DuckDBPyConnection, rules: IdentityRules) -> components.Graph:
+def _load_graph(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *,
+                full: bool) -> components.Graph:
     joining = "" if rules.joining_emails else "AND i.type NOT IN ('email', 'email_sha256')"
+    among = "" if full else f"AND i.id IN (SELECT id FROM {NODES})"  # full: every identifier
+    linking = f"i.status IN ('active', 'released') {joining} {among}"
+    # Limit keys are worked out once per (type, scope), not once per identifier.
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE identity_linking AS
-        SELECT i.id, {LIMIT_KEY_SQL} AS limit_key FROM identifiers i
-        WHERE i.id IN (SELECT id FROM {NODES}) AND i.status IN ('active', 'released') {joining}
+        CREATE OR REPLACE TEMP TABLE identity_limit_keys AS
+        SELECT i.type, i.scope, {LIMIT_KEY_SQL} AS limit_key
+        FROM (SELECT DISTINCT i.type, i.scope FROM identifiers i WHERE {linking}) i
     """)
     names = [row[0] for row in con.execute(
-        "SELECT DISTINCT limit_key FROM temp.identity_linking WHERE limit_key IS NOT NULL "
+        "SELECT DISTINCT limit_key FROM temp.identity_limit_keys WHERE limit_key IS NOT NULL "
         "ORDER BY 1").fetchall()]
-    nodes = con.execute(f"""
-        SELECT id, coalesce(list_position({_list(names)}, limit_key) - 1,
-                            {components.NO_LIMIT})::INTEGER AS code
-        FROM temp.identity_linking ORDER BY id
-    """).fetchnumpy()
-    links = con.execute("""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_linking AS
+        SELECT i.id, coalesce(list_position({_list(names)}, k.limit_key) - 1,
+                              {components.NO_LIMIT})::INTEGER AS code
+        FROM identifiers i JOIN temp.identity_limit_keys k USING (type, scope)
+        WHERE {linking}
+    """)
+    nodes = con.execute("SELECT id, code FROM temp.identity_linking ORDER BY id").fetchnumpy()
+    if full:
+        # Links join identifiers; the ones that do not link are few (quarantined, blocked).
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE identity_not_linking AS
+            SELECT i.id FROM identifiers i WHERE NOT ({linking})
+        """)
+        ends = ("a NOT IN (SELECT id FROM temp.identity_not_linking) "
+                "AND b NOT IN (SELECT id FROM temp.identity_not_linking)")
+    else:
+        ends = ("a IN (SELECT id FROM temp.identity_linking) "
+                "AND b IN (SELECT id FROM temp.identity_linking)")
+    links = con.execute(f"""
         SELECT seq, a, b FROM identity_links
-        WHERE retracted_at IS NULL
-          AND a IN (SELECT id FROM temp.identity_linking)
-          AND b IN (SELECT id FROM temp.identity_linking)
+        WHERE retracted_at IS NULL AND {ends}
         ORDER BY seq
     """).fetchnumpy()
     forbidden = con.execute("""
@@ -256,12 +272,13 @@ def _recognized_sql(rules: IdentityRules) -> str:
 
 
 def _assign_clients(con: duckdb.DuckDBPyConnection, rules: IdentityRules, reason: str,
-                    now: datetime) -> tuple[int, int, int]:
+                    now: datetime, *, full: bool) -> tuple[int, int, int]:
     """Give each new profile its client id; record merges, splits and creations."""
+    # Full: every identifier is a node, so every member is an old one.
+    among = "" if full else f"WHERE identifier IN (SELECT id FROM {NODES})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE identity_old AS
-        SELECT identifier, client_id FROM identity_members
-        WHERE identifier IN (SELECT id FROM {NODES})
+        SELECT identifier, client_id FROM identity_members {among}
     """)
     # Each old profile's heir: the new profile holding its first-seen identifier that still links.
     con.execute(f"""
@@ -271,27 +288,35 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, rules: IdentityRules, reason
         GROUP BY o.client_id
     """)
     last = scalar(con, "SELECT last_client_id FROM identity_state")
+    # Lists are built only where they are read: the heirs of a merge, the parents of a new
+    # profile (a profile that inherits one client id has `heirs` = [it] and no `parents`).
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE identity_labels AS
         WITH labels AS (SELECT DISTINCT label FROM {NEW_MEMBERS}),
-        inherited AS (
-            SELECT label, min(client_id) AS client_id,
-                   list(client_id ORDER BY client_id) AS heirs
+        inherited AS MATERIALIZED (
+            SELECT label, min(client_id) AS client_id, count(*) AS heirs
             FROM temp.identity_heirs GROUP BY label
         ),
-        fresh AS (
+        merges AS (
+            SELECT label, list(client_id ORDER BY client_id) AS heirs
+            FROM temp.identity_heirs
+            WHERE label IN (SELECT label FROM inherited WHERE heirs > 1) GROUP BY label
+        ),
+        fresh AS MATERIALIZED (
             SELECT label, {last} + row_number() OVER (ORDER BY label) AS client_id
             FROM labels ANTI JOIN inherited USING (label)
         ),
         parents AS (
             SELECT n.label, list(DISTINCT o.client_id ORDER BY o.client_id) AS parents
-            FROM {NEW_MEMBERS} n JOIN temp.identity_old o USING (identifier) GROUP BY n.label
+            FROM {NEW_MEMBERS} n JOIN temp.identity_old o USING (identifier)
+            WHERE n.label IN (SELECT label FROM fresh) GROUP BY n.label
         )
         SELECT l.label, coalesce(i.client_id, f.client_id) AS client_id,
-               coalesce(i.heirs, []) AS heirs, coalesce(p.parents, []) AS parents,
-               i.client_id IS NULL AS is_new
+               CASE WHEN i.heirs > 1 THEN m.heirs WHEN i.heirs = 1 THEN [i.client_id]
+                    ELSE [] END AS heirs,
+               coalesce(p.parents, []) AS parents, i.client_id IS NULL AS is_new
         FROM labels l LEFT JOIN inherited i USING (label) LEFT JOIN fresh f USING (label)
-        LEFT JOIN parents p USING (label)
+        LEFT JOIN merges m USING (label) LEFT JOIN parents p USING (label)
     """)
     con.execute("UPDATE identity_state SET last_client_id = greatest(last_client_id, "
                 "(SELECT coalesce(max(client_id), 0) FROM temp.identity_labels))")
@@ -338,7 +363,7 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, rules: IdentityRules, reason
     """)
     con.execute("DELETE FROM profiles WHERE client_id IN "
                 "(SELECT client_id FROM temp.identity_old)")
-    con.execute(f"DELETE FROM identity_members WHERE identifier IN (SELECT id FROM {NODES})")
+    con.execute(f"DELETE FROM identity_members {among}")
     con.execute(f"""
         INSERT INTO identity_members
         SELECT n.identifier, n.component, l.client_id
@@ -362,11 +387,19 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, rules: IdentityRules, reason
     return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
 
-def _write_conflicts(con: duckdb.DuckDBPyConnection,
-                     conflicts: list[components.Conflict]) -> None:
-    con.execute(f"DELETE FROM identity_conflicts WHERE kept IN (SELECT id FROM {NODES}) "
-                f"OR detached IN (SELECT id FROM {NODES})")
+def _write_conflicts(con: duckdb.DuckDBPyConnection, conflicts: list[components.Conflict], *,
+                     full: bool) -> None:
+    con.execute("DELETE FROM identity_conflicts" + ("" if full else (
+        f" WHERE kept IN (SELECT id FROM {NODES}) OR detached IN (SELECT id FROM {NODES})")))
     if conflicts:
-        con.executemany("INSERT INTO identity_conflicts VALUES (?, ?, ?, ?, ?, ?)",
-                        [(c.seq, c.kept, c.detached, c.limit_key, c.existing, c.incoming)
-                         for c in conflicts])
+        con.register("identity_new_conflicts", pa.table({
+            "link_seq": pa.array([c.seq for c in conflicts], pa.int64()),
+            "kept": pa.array([c.kept for c in conflicts], pa.int64()),
+            "detached": pa.array([c.detached for c in conflicts], pa.int64()),
+            "limit_key": pa.array([c.limit_key for c in conflicts], pa.string()),
+            "existing": pa.array([c.existing for c in conflicts], pa.int64()),
+            "incoming": pa.array([c.incoming for c in conflicts], pa.int64())}))
+        try:
+            con.execute("INSERT INTO identity_conflicts SELECT * FROM identity_new_conflicts")
+        finally:
+            con.unregister("identity_new_conflicts")
