@@ -76,7 +76,7 @@ def test_split_retracts_a_link_and_the_part_without_the_oldest_identifier_gets_a
                  "AND event = 'split'", [client]) == [
         ("split", [after["user_id:S02:2"]],
          "link user_id:S02:2 - email:ana@mail.com retracted by an operator: shared phone")]
-    # The link is kept, retracted: a full rebuild does not bring it back.
+    # The link is kept, retracted: a full rebuild does not bring it back; `restore` does.
     con = analytics.connect(scoped)
     try:
         from clientela.identity.resolve import run_resolution
@@ -84,6 +84,10 @@ def test_split_retracts_a_link_and_the_part_without_the_oldest_identifier_gets_a
     finally:
         con.close()
     assert profiles(scoped) == after
+    _act(scoped, operator.restore, "email:ana@mail.com", "user_id:S02:2", note="my mistake")
+    assert profiles(scoped)["user_id:S02:2"] == client
+    with pytest.raises(IdentityError, match="no retracted link joins"):
+        _act(scoped, operator.restore, "email:ana@mail.com", "user_id:S02:2")
 
 
 def test_split_needs_a_direct_link(scoped: Instance, import_customers: Import) -> None:
@@ -102,6 +106,8 @@ def test_forbidden_identifiers_stay_apart_now_and_later(
     import_customers(scoped, DAY2, ["2|S02||955551234||", "1|S01||955551234||"])
 
     assert profiles(scoped)["user_id:S01:1"] != profiles(scoped)["user_id:S02:2"]
+    _act(scoped, operator.allow, "user_id:S02:2", "user_id:S01:1", note="one person after all")
+    assert profiles(scoped)["user_id:S01:1"] == profiles(scoped)["user_id:S02:2"]
 
 
 def test_preview_tells_what_other_rules_would_do_and_changes_nothing(

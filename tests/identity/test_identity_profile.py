@@ -117,7 +117,9 @@ def test_with_user_id_as_main_identifier_an_email_is_shared_not_joining(
     assert groups(instance) == {frozenset({"user_id:S01:1", "user_id:S03:3",
                                            "phone:+56911111111"}),
                                 frozenset({"user_id:S02:2"})}
-    assert _profile(instance, "user_id:S02:2").recognized
+    profile = _profile(instance, "user_id:S02:2")
+    assert profile.recognized and profile.email == "casa@mail.com"
+    assert [(i.label, i.status) for i in profile.shared] == [("email:casa@mail.com", "active")]
     con = analytics.connect(instance, read_only=True)
     try:
         import pytest

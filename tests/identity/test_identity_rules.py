@@ -52,8 +52,10 @@ def test_instance_blocks_its_own_values_and_patterns() -> None:
 
 
 def test_a_bad_pattern_or_type_is_refused_at_start() -> None:
-    with pytest.raises(ValueError, match="not a regular expression"):
+    with pytest.raises(ValueError, match="not an RE2 regular expression: missing \\)"):
         IdentitySection(blocked_patterns=["(unclosed"])
+    with pytest.raises(ValueError, match="invalid perl operator"):
+        IdentitySection(blocked_patterns=["(?!ventas).*@austral[.]cl"])
     with pytest.raises(ValueError, match="'loyalty' is not an identifier type"):
         IdentitySection(fields={"Card": "loyalty"})
     with pytest.raises(ValueError, match="use email, user_id or custom:NAME"):

@@ -32,10 +32,14 @@ console = Console(soft_wrap=True, highlight=False)
 
 app = typer.Typer(no_args_is_help=True, help="Identity resolution: explain, review and undo.")
 
-NoteOption = Annotated[str, typer.Option("--note", help="Why: kept in the profile history.")]
+NoteOption = Annotated[str, typer.Option(
+    "--note", help="Why: kept with the decision and in the history of the profiles it changes.")]
 IdentifierArgument = Annotated[str, typer.Argument(
     help="TYPE:VALUE (email:ana@mail.com, user_id:S01:17, phone:+56955551234, "
          "custom:loyalty_card:7001) or a client id.")]
+OnlyIdentifierArgument = Annotated[str, typer.Argument(
+    help="TYPE:VALUE: email:ana@mail.com, user_id:S01:17, phone:+56955551234, "
+         "custom:loyalty_card:7001.")]
 
 
 @contextmanager
@@ -113,10 +117,12 @@ def _print_explanation(explanation: ProfileExplanation) -> None:
         console.print(f"Not linking: {escape(identifier.label)} is {identifier.status} "
                       f"(on {identifier.fan_out} customer ids)")
     for conflict in explanation.conflicts:
+        why = (f"an operator forbade {escape(conflict.existing)} and "
+               f"{escape(conflict.incoming)} from joining" if conflict.limit_key == "forbidden"
+               else f"it would hold two {escape(conflict.limit_key)} "
+                    f"({escape(conflict.existing)} and {escape(conflict.incoming)})")
         console.print(f"Conflict: {escape(conflict.detached)} kept out of "
-                      f"{escape(conflict.kept)}'s profile: it would hold two "
-                      f"{escape(conflict.limit_key)} ({escape(conflict.existing)} and "
-                      f"{escape(conflict.incoming)}); {escape(conflict.source)}:"
+                      f"{escape(conflict.kept)}'s profile: {why}; {escape(conflict.source)}:"
                       f"{conflict.source_line}")
     for at, event, others, reason in explanation.history:
         joined = f" {', '.join(map(str, others))}" if others else ""
@@ -148,7 +154,7 @@ def review(instance: InstanceOption = None, as_json: JsonOption = False) -> None
 
 
 @app.command()
-def release(identifier: IdentifierArgument, note: NoteOption = "",
+def release(identifier: OnlyIdentifierArgument, note: NoteOption = "",
             instance: InstanceOption = None) -> None:
     """Let a quarantined identifier link again; its profiles are recomputed."""
     with _store(instance) as (target, con):
@@ -157,7 +163,7 @@ def release(identifier: IdentifierArgument, note: NoteOption = "",
 
 
 @app.command()
-def block(identifier: IdentifierArgument, note: NoteOption = "",
+def block(identifier: OnlyIdentifierArgument, note: NoteOption = "",
           instance: InstanceOption = None) -> None:
     """Stop an identifier from ever linking; its profiles are recomputed."""
     with _store(instance) as (target, con):
@@ -166,7 +172,7 @@ def block(identifier: IdentifierArgument, note: NoteOption = "",
 
 
 @app.command()
-def split(first: IdentifierArgument, second: IdentifierArgument, note: NoteOption = "",
+def split(first: OnlyIdentifierArgument, second: OnlyIdentifierArgument, note: NoteOption = "",
           instance: InstanceOption = None) -> None:
     """Retract the link between two identifiers; the profile is recomputed and split."""
     with _store(instance) as (target, con):
@@ -177,13 +183,35 @@ def split(first: IdentifierArgument, second: IdentifierArgument, note: NoteOptio
 
 
 @app.command()
-def forbid(first: IdentifierArgument, second: IdentifierArgument, note: NoteOption = "",
+def forbid(first: OnlyIdentifierArgument, second: OnlyIdentifierArgument, note: NoteOption = "",
            instance: InstanceOption = None) -> None:
     """Keep two identifiers in different profiles, whatever links them, now and later."""
     with _store(instance) as (target, con):
         rules = IdentityRules.of(target.settings)
         result = operator.forbid(con, target.settings, find_identifier(con, rules, first),
                                  find_identifier(con, rules, second), note)
+        console.print(summary(result))
+
+
+@app.command()
+def allow(first: OnlyIdentifierArgument, second: OnlyIdentifierArgument, note: NoteOption = "",
+          instance: InstanceOption = None) -> None:
+    """Undo `forbid`: let two identifiers join again when the evidence says so."""
+    with _store(instance) as (target, con):
+        rules = IdentityRules.of(target.settings)
+        result = operator.allow(con, target.settings, find_identifier(con, rules, first),
+                                find_identifier(con, rules, second), note)
+        console.print(summary(result))
+
+
+@app.command()
+def restore(first: OnlyIdentifierArgument, second: OnlyIdentifierArgument,
+            note: NoteOption = "", instance: InstanceOption = None) -> None:
+    """Undo `split`: the retracted link between two identifiers joins again."""
+    with _store(instance) as (target, con):
+        rules = IdentityRules.of(target.settings)
+        result = operator.restore(con, target.settings, find_identifier(con, rules, first),
+                                  find_identifier(con, rules, second), note)
         console.print(summary(result))
 
 
@@ -262,6 +290,9 @@ def profile(identifier: IdentifierArgument, instance: InstanceOption = None,
     console.print(f"Profile [bold]{found.client_id}[/bold]{alias}: {state}"
                   + (f", email {escape(found.email)}" if found.email else ""))
     console.print("Identifiers: " + ", ".join(escape(i.label) for i in found.identifiers))
+    if found.shared:
+        console.print("Shared with others: " + ", ".join(
+            f"{escape(i.label)} ({i.status})" for i in found.shared))
     for attribute in found.attributes:
         console.print(f"  {escape(attribute.name)}: {escape(attribute.value)}  "
                       f"({attribute.day}, {escape(attribute.source)})")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import duckdb
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -184,11 +185,14 @@ class IdentitySection(_Section):
     @field_validator("blocked_patterns")
     @classmethod
     def _patterns(cls, value: list[str]) -> list[str]:
+        # The patterns run in DuckDB, whose regular expressions are RE2 (no look-around).
         for pattern in value:
             try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+                duckdb.execute("SELECT regexp_full_match('', ?)", [pattern])
+            except duckdb.Error as error:
+                reason = str(error).split(": ", 1)[-1]
+                raise ValueError(f"{pattern!r} is not an RE2 regular expression: "
+                                 f"{reason}") from None
         return value
 
     @field_validator("fields")

@@ -32,7 +32,9 @@ def review(con: duckdb.DuckDBPyConnection) -> list[Shared]:
                max(r.decided_at), arg_max(r.note, r.decided_at)
         FROM identifiers i LEFT JOIN identity_reviews r
           ON r.identifier = i.id AND r.action = 'quarantined'
-        WHERE i.status = 'quarantined' AND i.type <> 'email_sha256'
+        WHERE i.status = 'quarantined' AND NOT EXISTS (
+            -- An address's hash follows its address; a hash sent alone is listed.
+            SELECT 1 FROM identity_links l WHERE l.b = i.id AND l.rule = 'email_hash')
         GROUP BY ALL ORDER BY i.fan_out DESC, i.id
     """).fetchall()
     return [Shared(Identifier(*row[:8]), row[8], row[9] or "") for row in rows]
@@ -104,3 +106,38 @@ def forbid(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier
                        take=False, now=now,
                        reason=f"{first.label} and {second.label} forbidden from joining by an "
                               f"operator: {note}")
+
+
+def allow(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
+          second: Identifier, note: str) -> ResolveResult:
+    """Undo `forbid`: the two identifiers may join again if the evidence says so."""
+    now = datetime.now(UTC)
+    with transaction(con):
+        removed = con.execute("""
+            DELETE FROM identity_forbidden WHERE (a = ? AND b = ?) OR (a = ? AND b = ?)
+            RETURNING a
+        """, [first.id, second.id, second.id, first.id]).fetchall()
+        if not removed:
+            raise IdentityError(f"{first.label} and {second.label} were not forbidden")
+        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
+                       take=False, now=now,
+                       reason=f"{first.label} and {second.label} allowed to join again by an "
+                              f"operator: {note}")
+
+
+def restore(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
+            second: Identifier, note: str) -> ResolveResult:
+    """Undo `split`: the retracted links between the two identifiers join again."""
+    now = datetime.now(UTC)
+    with transaction(con):
+        restored = con.execute("""
+            UPDATE identity_links SET retracted_at = NULL, retracted_note = NULL
+            WHERE retracted_at IS NOT NULL AND ((a = ? AND b = ?) OR (a = ? AND b = ?))
+            RETURNING seq
+        """, [first.id, second.id, second.id, first.id]).fetchall()
+        if not restored:
+            raise IdentityError(f"no retracted link joins {first.label} and {second.label}")
+        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
+                       take=False, now=now,
+                       reason=f"link {first.label} - {second.label} restored by an operator: "
+                              f"{note}")

@@ -48,6 +48,9 @@ class Profile:
     recognized: bool
     email: str | None
     identifiers: list[Identifier]
+    shared: list[Identifier]
+    """Identifiers its records name that are not its alone: quarantined, blocked, or emails
+    when the main identifier is not the email."""
     attributes: list[Attribute]
     tags: list[str]
     consents: list[Consent]
@@ -59,6 +62,7 @@ class Profile:
             "recognized": self.recognized,
             "email": self.email,
             "identifiers": [asdict(i) | {"label": i.label} for i in self.identifiers],
+            "shared": [asdict(i) | {"label": i.label} for i in self.shared],
             "attributes": {a.name: {"value": a.value, "day": a.day, "source": a.source}
                            for a in self.attributes},
             "tags": self.tags,
@@ -108,13 +112,23 @@ def load_profile(con: duckdb.DuckDBPyConnection, rules: IdentityRules, client_id
               FROM named)
         GROUP BY name ORDER BY name
     """).fetchall()]
+    ids = [i.id for i in identifiers]
+    shared = [Identifier(*row) for row in con.execute(f"""
+        {SELECT_IDENTIFIER}
+        WHERE m.client_id IS NULL AND i.id IN (
+            SELECT b FROM identity_links WHERE a IN (SELECT unnest(?::BIGINT[]))
+            UNION SELECT a FROM identity_links WHERE b IN (SELECT unnest(?::BIGINT[])))
+        ORDER BY i.id
+    """, [ids, ids]).fetchall()]
+    # The current email: the newest its customer rows give, among its own and shared ones.
+    emails = [i.id for i in identifiers + shared
+              if i.type == "email" and i.status in ("active", "released")]
     email = con.execute("""
         SELECT arg_max(i.value, (c.batch_day, c.loaded_at, c.source_line))
         FROM profile_rows c JOIN identifiers i ON i.type = 'email'
              AND i.value = lower(trim(c.email))
-        JOIN identity_members m ON m.identifier = i.id AND m.client_id = ?
-    """, [client_id]).fetchone()
-    ids = [i.id for i in identifiers]
+        WHERE i.id IN (SELECT unnest(?::BIGINT[]))
+    """, [emails]).fetchone()
     tags = [row[0] for row in con.execute("""
         SELECT tag FROM tag_events WHERE identifier IN (SELECT unnest(?::BIGINT[]))
         GROUP BY tag HAVING arg_max(added, (stated_at, NOT added)) ORDER BY tag
@@ -127,4 +141,5 @@ def load_profile(con: duckdb.DuckDBPyConnection, rules: IdentityRules, client_id
         GROUP BY channel ORDER BY channel
     """, [ids]).fetchall()]
     return Profile(client_id, asked_for, bool(recognized and recognized[0]),
-                   email[0] if email else None, identifiers, attributes, tags, consents)
+                   email[0] if email else None, identifiers, shared, attributes, tags,
+                   consents)
