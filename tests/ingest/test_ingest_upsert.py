@@ -30,6 +30,7 @@ def test_identical_reimport_is_a_no_op(
 
     again = run_import(instance, [drop])
 
+    assert again.days_loaded == []
     for path in files.values():
         file_report = report_of(again, path)
         assert file_report.outcome == "duplicate"

@@ -180,7 +180,9 @@ def _load_each_day(con: duckdb.DuckDBPyConnection, instance: Instance, result: I
         for done in prepared.values():
             preparer.release(done)
         result.reports += reports
-        result.days_loaded.append(day)
+        if any(r.outcome == "loaded" for r in reports):
+            # A day whose files were all seen before is recognised, not loaded again.
+            result.days_loaded.append(day)
 
 
 def _in_load_order(files: list[InboxFile], reports: list[FileReport]) -> list[InboxFile]:
