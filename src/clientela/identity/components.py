@@ -14,6 +14,7 @@ slow, so it runs in two steps that give exactly the same result:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,12 +62,20 @@ class Resolution:
     """Components replayed link by link because they break a limit."""
 
 
-def _smallest_per_label(ids: Ids, labels: npt.NDArray[np.int32]) -> Ids:
+def first_index(keys: npt.NDArray[np.integer[Any]], size: int) -> Ids:
+    """For each key in 0..size-1, where it first occurs in `keys` (len(keys) if nowhere).
+    (np.unique sorts or hashes; this is one pass.)"""
+    first = np.full(size, len(keys), dtype=np.int64)
+    np.minimum.at(first, keys, np.arange(len(keys), dtype=np.int64))
+    return first
+
+
+def _smallest_per_label(ids: Ids, labels: npt.NDArray[np.integer[Any]]) -> Ids:
     """For each node, the smallest id carrying its label (`ids` is sorted)."""
-    _, first = np.unique(labels, return_index=True)
-    smallest = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)
-    smallest[labels[first]] = ids[first]
-    return smallest[labels]
+    first = first_index(labels, int(labels.max()) + 1 if len(labels) else 0)
+    smallest: Ids = ids[np.minimum(first, len(ids) - 1)] if len(ids) else first
+    per_node: Ids = smallest[labels]
+    return per_node
 
 
 def resolve(graph: Graph) -> Resolution:
@@ -94,14 +103,30 @@ def resolve(graph: Graph) -> Resolution:
     return Resolution(component, profile, conflicts, int(breaking.size))
 
 
-def _positions(ids: Ids, values: Ids) -> Ids:
-    """Where each of `values` (all in `ids`) stands in `ids` (sorted, distinct)."""
-    if len(ids) and ids[0] >= 0 and ids[-1] < 4 * len(ids) + 1024:
+def positions(ids: Ids, values: Ids) -> Ids:
+    """Where each of `values` stands in `ids` (sorted, distinct); -1 where it is not there."""
+    found = np.full(len(values), -1, dtype=np.int64)
+    if not len(ids):
+        return found
+    if ids[0] >= 0 and ids[-1] < 4 * len(ids) + 1024:
         # Identifiers are numbered densely from 1: a lookup table beats binary search.
-        table = np.zeros(int(ids[-1]) + 1, dtype=np.int64)
+        table = np.full(int(ids[-1]) + 1, -1, dtype=np.int64)
         table[ids] = np.arange(len(ids), dtype=np.int64)
-        return table[values]
-    return np.searchsorted(ids, values)
+        inside = (values >= 0) & (values <= ids[-1])
+        found[inside] = table[values[inside]]
+        return found
+    at = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
+    hit = ids[at] == values
+    found[hit] = at[hit]
+    return found
+
+
+def _positions(ids: Ids, values: Ids) -> Ids:
+    """Where each of `values` (all in `ids`) stands in `ids`."""
+    found = positions(ids, values)
+    if (found < 0).any():
+        raise ValueError("a link names an identifier that is not a node of the graph")
+    return found
 
 
 def _breaking_components(graph: Graph, labels: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:

@@ -15,9 +15,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from clientela.config.settings import Settings
@@ -27,6 +29,7 @@ from clientela.identity.rules import SOFT_TYPES, IdentityRules
 from clientela.ingest.sql import literal, scalar
 from clientela.stores.analytics import transaction
 
+Ids = npt.NDArray[np.int64]
 LIMIT_KEY_SQL = ("CASE WHEN i.type = 'user_id' THEN 'user_id' || CASE WHEN i.scope <> '' "
                  "THEN ':' || i.scope ELSE '' END WHEN starts_with(i.type, 'custom:') "
                  "THEN i.type END")
@@ -34,7 +37,6 @@ LIMIT_KEY_SQL = ("CASE WHEN i.type = 'user_id' THEN 'user_id' || CASE WHEN i.sco
 profile."""
 TOUCHED = "temp.identity_touched"
 NODES = "temp.identity_nodes"
-NEW_MEMBERS = "temp.identity_new_members"
 
 
 @dataclass(frozen=True)
@@ -89,17 +91,9 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
         _apply_blocked_rules(con, rules, now)
     quarantined = _quarantine(con, rules, now, everything=full)
     _collect_nodes(con, full=full)
-    graph = _load_graph(con, rules, full=full)
+    graph, recognized = _load_graph(con, rules, full=full)
     resolution = components.resolve(graph)
-    con.register("identity_resolution", pa.table({
-        "identifier": graph.ids, "component": resolution.component,
-        "label": resolution.profile}))
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_MEMBERS} AS "
-                    "SELECT * FROM identity_resolution")
-    finally:
-        con.unregister("identity_resolution")
-    counts = _assign_clients(con, rules, reason, now, full=full)
+    counts = _assign_clients(con, reason, now, graph, resolution, recognized, full=full)
     _write_conflicts(con, resolution.conflicts, full=full)
     con.execute("UPDATE identity_state SET resolved_at = ?, "
                 "resolved_identifier = (SELECT coalesce(max(id), 0) FROM identifiers), "
@@ -211,7 +205,8 @@ def _collect_nodes(con: duckdb.DuckDBPyConnection, *, full: bool) -> None:
 
 
 def _load_graph(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *,
-                full: bool) -> components.Graph:
+                full: bool) -> tuple[components.Graph, npt.NDArray[np.bool_]]:
+    """The graph of the nodes that link, and which of them are of the main type."""
     joining = "" if rules.joining_emails else "AND i.type NOT IN ('email', 'email_sha256')"
     among = "" if full else f"AND i.id IN (SELECT id FROM {NODES})"  # full: every identifier
     linking = f"i.status IN ('active', 'released') {joining} {among}"
@@ -227,11 +222,13 @@ def _load_graph(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *,
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE identity_linking AS
         SELECT i.id, coalesce(list_position({_list(names)}, k.limit_key) - 1,
-                              {components.NO_LIMIT})::INTEGER AS code
+                              {components.NO_LIMIT})::INTEGER AS code,
+               {_main_type_sql(rules)} AS main
         FROM identifiers i JOIN temp.identity_limit_keys k USING (type, scope)
         WHERE {linking}
     """)
-    nodes = con.execute("SELECT id, code FROM temp.identity_linking ORDER BY id").fetchnumpy()
+    nodes = con.execute("SELECT id, code, main FROM temp.identity_linking ORDER BY id"
+                        ).fetchnumpy()
     if full:
         # Links join identifiers; the ones that do not link are few (quarantined, blocked).
         con.execute(f"""
@@ -258,68 +255,88 @@ def _load_graph(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *,
         limit=np.asarray(nodes["code"], dtype=np.int32), limit_names=names,
         seq=np.asarray(links["seq"], dtype=np.int64), a=np.asarray(links["a"], dtype=np.int64),
         b=np.asarray(links["b"], dtype=np.int64),
-        forbidden=[(int(a), int(b)) for a, b in forbidden])
+        forbidden=[(int(a), int(b)) for a, b in forbidden],
+    ), np.asarray(nodes["main"], dtype=bool)
 
 
 def _list(values: list[str]) -> str:
     return "[" + ", ".join(literal(v) for v in values) + "]::VARCHAR[]"
 
 
-def _recognized_sql(rules: IdentityRules) -> str:
+def _main_type_sql(rules: IdentityRules) -> str:
+    """An identifier of the main type: a profile holding one is recognized."""
     if rules.main == "email":
-        return "bool_or(i.type IN ('email', 'email_sha256'))"
-    return f"bool_or(i.type = {literal(rules.main)})"
+        return "i.type IN ('email', 'email_sha256')"
+    return f"i.type = {literal(rules.main)}"
 
 
-def _assign_clients(con: duckdb.DuckDBPyConnection, rules: IdentityRules, reason: str,
-                    now: datetime, *, full: bool) -> tuple[int, int, int]:
-    """Give each new profile its client id; record merges, splits and creations."""
+def _assign_clients(con: duckdb.DuckDBPyConnection, reason: str, now: datetime,
+                    graph: components.Graph, resolution: components.Resolution,
+                    recognized: npt.NDArray[np.bool_], *, full: bool) -> tuple[int, int, int]:
+    """Give each new profile its client id; record merges, splits and creations.
+
+    The profiles are worked out on the arrays of the resolution (one entry per node, in
+    identifier order); only what is stored goes back to the store."""
     # Full: every identifier is a node, so every member is an old one.
     among = "" if full else f"WHERE identifier IN (SELECT id FROM {NODES})"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE identity_old AS
-        SELECT identifier, client_id FROM identity_members {among}
-    """)
-    # Each old profile's heir: the new profile holding its first-seen identifier that still links.
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE identity_heirs AS
-        SELECT o.client_id, arg_min(n.label, o.identifier) AS label
-        FROM temp.identity_old o JOIN {NEW_MEMBERS} n USING (identifier)
-        GROUP BY o.client_id
-    """)
+    old = con.execute(f"SELECT identifier, client_id FROM identity_members {among}").fetchnumpy()
+    old_clients = np.asarray(old["client_id"], dtype=np.int64)
+    n = len(graph.ids)
+    # Profiles are numbered 0.. in label order (a label is the smallest id of its profile).
+    is_label = np.zeros(n, dtype=bool)
+    is_label[components.positions(graph.ids, resolution.profile)] = True
+    node_label = (np.cumsum(is_label) - 1)[components.positions(graph.ids, resolution.profile)]
+    labels = graph.ids[is_label]
+    # The old profile of each node that had one (an identifier is in one profile at most).
+    at = components.positions(graph.ids, np.asarray(old["identifier"], dtype=np.int64))
+    had = np.zeros(n, dtype=bool)
+    had[at[at >= 0]] = True
+    was = np.zeros(n, dtype=np.int64)
+    was[at[at >= 0]] = old_clients[at >= 0]
+    # Each old profile's heir: the new profile holding its first-seen identifier that still
+    # links (nodes are in identifier order), in client id order.
+    heir_client, heir_node = _first_occurrences(was, had)
+    heir_label = node_label[heir_node]
+    # A profile inheriting client ids keeps the oldest; one inheriting none gets a new id, in
+    # label order.
+    heirs = np.bincount(heir_label, minlength=len(labels))
+    oldest = components.first_index(heir_label, len(labels))
+    client = np.zeros(len(labels), dtype=np.int64)
+    client[heirs > 0] = heir_client[oldest[heirs > 0]]
+    is_new = heirs == 0
     last = scalar(con, "SELECT last_client_id FROM identity_state")
-    # Lists are built only where they are read: the heirs of a merge, the parents of a new
-    # profile (a profile that inherits one client id has `heirs` = [it] and no `parents`).
-    con.execute(f"""
+    client[is_new] = last + 1 + np.arange(np.count_nonzero(is_new), dtype=np.int64)
+    con.execute("UPDATE identity_state SET last_client_id = greatest(last_client_id, ?)",
+                [int(client.max()) if len(client) else 0])
+    # The old profiles a new profile takes identifiers from (its parents, when it is new).
+    parent = is_new[node_label] & had
+    parents = _distinct_pairs(node_label[parent], was[parent])
+    merging = heirs[heir_label] > 1
+    old_profiles = _distinct(old_clients)
+    tables = {
+        "identity_heirs": {"client_id": heir_client},
+        "identity_merges": {"label": labels[heir_label[merging]],
+                            "client_id": heir_client[merging]},
+        "identity_parents": {"label": labels[parents[0]], "client_id": parents[1]},
+        "identity_changed": {"label": labels[is_new | (heirs > 1)],
+                             "client_id": client[is_new | (heirs > 1)],
+                             "heirs": heirs[is_new | (heirs > 1)]},
+        "identity_old_clients": {"client_id": old_profiles},
+        "identity_dissolved": {"client_id": old_profiles[~_sorted_in(old_profiles, heir_client)]},
+    }
+    for name, columns in tables.items():
+        _store_temp(con, name, columns)
+    # The profiles with a history: merges (heirs oldest first) and new profiles.
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE identity_labels AS
-        WITH labels AS (SELECT DISTINCT label FROM {NEW_MEMBERS}),
-        inherited AS MATERIALIZED (
-            SELECT label, min(client_id) AS client_id, count(*) AS heirs
-            FROM temp.identity_heirs GROUP BY label
-        ),
-        merges AS (
-            SELECT label, list(client_id ORDER BY client_id) AS heirs
-            FROM temp.identity_heirs
-            WHERE label IN (SELECT label FROM inherited WHERE heirs > 1) GROUP BY label
-        ),
-        fresh AS MATERIALIZED (
-            SELECT label, {last} + row_number() OVER (ORDER BY label) AS client_id
-            FROM labels ANTI JOIN inherited USING (label)
-        ),
-        parents AS (
-            SELECT n.label, list(DISTINCT o.client_id ORDER BY o.client_id) AS parents
-            FROM {NEW_MEMBERS} n JOIN temp.identity_old o USING (identifier)
-            WHERE n.label IN (SELECT label FROM fresh) GROUP BY n.label
-        )
-        SELECT l.label, coalesce(i.client_id, f.client_id) AS client_id,
-               CASE WHEN i.heirs > 1 THEN m.heirs WHEN i.heirs = 1 THEN [i.client_id]
-                    ELSE [] END AS heirs,
-               coalesce(p.parents, []) AS parents, i.client_id IS NULL AS is_new
-        FROM labels l LEFT JOIN inherited i USING (label) LEFT JOIN fresh f USING (label)
-        LEFT JOIN merges m USING (label) LEFT JOIN parents p USING (label)
+        SELECT c.label, c.client_id, coalesce(m.heirs, []) AS heirs,
+               coalesce(p.parents, []) AS parents, c.heirs = 0 AS is_new
+        FROM temp.identity_changed c
+        LEFT JOIN (SELECT label, list(client_id ORDER BY client_id) AS heirs
+                   FROM temp.identity_merges GROUP BY label) m USING (label)
+        LEFT JOIN (SELECT label, list(client_id ORDER BY client_id) AS parents
+                   FROM temp.identity_parents GROUP BY label) p USING (label)
     """)
-    con.execute("UPDATE identity_state SET last_client_id = greatest(last_client_id, "
-                "(SELECT coalesce(max(client_id), 0) FROM temp.identity_labels))")
     history = [
         # Several old profiles in one new profile: merged into the oldest.
         ("merged", "heirs[2:]", "len(heirs) > 1"),
@@ -342,8 +359,7 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, rules: IdentityRules, reason
     """, [now, reason])
     con.execute("""
         INSERT INTO profile_history
-        SELECT DISTINCT client_id, ?, 'dissolved', [], ? FROM temp.identity_old
-        WHERE client_id NOT IN (SELECT client_id FROM temp.identity_heirs)
+        SELECT client_id, ?, 'dissolved', [], ? FROM temp.identity_dissolved
     """, [now, reason])
     # Aliases: merged-away ids, and ids already pointing at them, resolve to the survivor.
     con.execute("""
@@ -359,32 +375,82 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, rules: IdentityRules, reason
     con.execute("""
         CREATE OR REPLACE TEMP TABLE identity_created AS
         SELECT client_id, created_at FROM profiles
-        WHERE client_id IN (SELECT client_id FROM temp.identity_old)
+        WHERE client_id IN (SELECT client_id FROM temp.identity_old_clients)
     """)
     con.execute("DELETE FROM profiles WHERE client_id IN "
-                "(SELECT client_id FROM temp.identity_old)")
+                "(SELECT client_id FROM temp.identity_old_clients)")
     con.execute(f"DELETE FROM identity_members {among}")
-    con.execute(f"""
-        INSERT INTO identity_members
-        SELECT n.identifier, n.component, l.client_id
-        FROM {NEW_MEMBERS} n JOIN temp.identity_labels l USING (label)
-    """)
-    con.execute(f"""
+    _insert(con, "identity_members", {
+        "identifier": graph.ids, "component": resolution.component,
+        "client_id": client[node_label]})
+    _store_temp(con, "identity_new_profiles", {
+        "client_id": client,
+        "recognized": np.bincount(node_label, weights=recognized,
+                                  minlength=len(labels)) > 0,
+        "identifiers": np.bincount(node_label, minlength=len(labels)).astype(np.int32)})
+    con.execute("""
         INSERT INTO profiles
-        SELECT l.client_id, coalesce(any_value(c.created_at), ?), {_recognized_sql(rules)},
-               count(*)
-        FROM temp.identity_labels l JOIN {NEW_MEMBERS} n USING (label)
-        JOIN identifiers i ON i.id = n.identifier
-        LEFT JOIN temp.identity_created c ON c.client_id = l.client_id
-        GROUP BY l.client_id
+        SELECT p.client_id, coalesce(c.created_at, ?), p.recognized, p.identifiers
+        FROM temp.identity_new_profiles p LEFT JOIN temp.identity_created c USING (client_id)
     """, [now])
-    row = con.execute("""
-        SELECT count(*) FILTER (WHERE is_new),
-               coalesce(sum(len(heirs) - 1) FILTER (WHERE len(heirs) > 1), 0),
-               count(*) FILTER (WHERE is_new AND len(parents) > 0)
-        FROM temp.identity_labels
-    """).fetchone()
-    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+    return (int(np.count_nonzero(is_new)), int((heirs[heirs > 1] - 1).sum()),
+            len(_distinct(parents[0])))
+
+
+def _distinct(values: Ids) -> Ids:
+    """The distinct values, sorted (np.unique hashes, much slower on millions)."""
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
+def _sorted_in(values: Ids, within: Ids) -> npt.NDArray[np.bool_]:
+    """Which of `values` are in `within` (sorted)."""
+    if not len(within):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(within, values), len(within) - 1)
+    return np.asarray(within[at] == values)
+
+
+def _first_occurrences(values: Ids, where: npt.NDArray[np.bool_]) -> tuple[Ids, Ids]:
+    """The distinct values at the positions `where` (sorted), and where each first occurs."""
+    at = np.flatnonzero(where)
+    chosen = values[at]
+    if len(chosen) and chosen.min() >= 0 and chosen.max() < 4 * len(chosen) + 1024:
+        first = components.first_index(chosen, int(chosen.max()) + 1)
+        present = np.flatnonzero(first < len(chosen))
+        return present.astype(np.int64), at[first[present]]
+    distinct, first = np.unique(chosen, return_index=True)
+    return distinct, at[first]
+
+
+def _distinct_pairs(x: Ids, y: Ids) -> tuple[Ids, Ids]:
+    """The distinct (x, y) pairs, in (x, y) order."""
+    order = np.lexsort((y, x))
+    x, y = x[order], y[order]
+    first = np.ones(len(x), dtype=bool)
+    first[1:] = (x[1:] != x[:-1]) | (y[1:] != y[:-1])
+    return x[first], y[first]
+
+
+def _store_temp(con: duckdb.DuckDBPyConnection, name: str,
+                columns: dict[str, npt.NDArray[Any]]) -> None:
+    """A temp table holding `columns`."""
+    con.register("identity_arrays", pa.table(columns))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM identity_arrays")
+    finally:
+        con.unregister("identity_arrays")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str,
+            columns: dict[str, npt.NDArray[Any]]) -> None:
+    con.register("identity_arrays", pa.table(columns))
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM identity_arrays")
+    finally:
+        con.unregister("identity_arrays")
 
 
 def _write_conflicts(con: duckdb.DuckDBPyConnection, conflicts: list[components.Conflict], *,
