@@ -2,7 +2,7 @@
 
 Incremental resolution recomputes only the components touched by new links, new identifiers or
 an operator's decision; `full=True` recomputes every component. Both run the same code on a set
-of identifiers closed under the links, so they give the same profiles.
+of identifiers closed under the links that join, so they give the same profiles.
 
 Client ids are stable: the identifier seen first in an old profile carries its client id into
 whatever profile it lands in. A profile that inherits several keeps the oldest (the others
@@ -90,7 +90,7 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
     if full:
         _apply_blocked_rules(con, rules, now)
     quarantined = _quarantine(con, rules, now, everything=full)
-    _collect_nodes(con, full=full)
+    _collect_nodes(con, rules, full=full)
     graph, recognized = _load_graph(con, rules, full=full)
     resolution = components.resolve(graph)
     counts = _assign_clients(con, reason, now, graph, resolution, recognized, full=full)
@@ -168,32 +168,43 @@ def _quarantine(con: duckdb.DuckDBPyConnection, rules: IdentityRules, now: datet
     return len(newly)
 
 
-def _collect_nodes(con: duckdb.DuckDBPyConnection, *, full: bool) -> None:
-    """Every identifier whose profile may change: touched ones, their components' members and
-    the components of their neighbours, closed under the links."""
+def _linking_sql(rules: IdentityRules) -> str:
+    """A condition on identifiers `i`: the identifier takes part in profiles."""
+    joining = "" if rules.joining_emails else "AND i.type NOT IN ('email', 'email_sha256')"
+    return f"i.status IN ('active', 'released') {joining}"
+
+
+def _collect_nodes(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, full: bool) -> None:
+    """Every identifier whose profile may change: the touched ones and the members of their
+    old components, closed under the links that join (active links between identifiers that
+    link). Outside that set every component is the same as before, so its profiles are too;
+    a link to a quarantined or blocked identifier joins nothing and is not followed."""
     if full:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {NODES} AS SELECT id FROM identifiers")
         return
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {NODES} AS
-        WITH seeds AS (
-            SELECT id FROM {TOUCHED}
-            UNION SELECT b FROM identity_links WHERE a IN (SELECT id FROM {TOUCHED})
-            UNION SELECT a FROM identity_links WHERE b IN (SELECT id FROM {TOUCHED})
-        )
-        SELECT id FROM seeds
-        UNION SELECT identifier FROM identity_members WHERE component IN (
-            SELECT component FROM identity_members WHERE identifier IN (SELECT id FROM seeds))
+        CREATE OR REPLACE TEMP TABLE identity_not_linking AS
+        SELECT i.id FROM identifiers i WHERE NOT ({_linking_sql(rules)})
     """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {NODES} AS
+        SELECT id FROM {TOUCHED}
+        UNION SELECT identifier FROM identity_members WHERE component IN (
+            SELECT component FROM identity_members WHERE identifier IN (SELECT id FROM {TOUCHED}))
+    """)
+    joins = ("retracted_at IS NULL AND a NOT IN (SELECT id FROM temp.identity_not_linking) "
+             "AND b NOT IN (SELECT id FROM temp.identity_not_linking)")
     while True:
-        # A link leaving the set means its far end's component must be recomputed too.
+        # A joining link leaving the set: its far end's component must be recomputed too.
         added = con.execute(f"""
             INSERT INTO {NODES}
             WITH outside AS (
                 SELECT b AS id FROM identity_links
                 WHERE a IN (SELECT id FROM {NODES}) AND b NOT IN (SELECT id FROM {NODES})
+                  AND {joins}
                 UNION SELECT a FROM identity_links
                 WHERE b IN (SELECT id FROM {NODES}) AND a NOT IN (SELECT id FROM {NODES})
+                  AND {joins}
             )
             SELECT id FROM outside
             UNION SELECT identifier FROM identity_members WHERE component IN (
@@ -207,9 +218,8 @@ def _collect_nodes(con: duckdb.DuckDBPyConnection, *, full: bool) -> None:
 def _load_graph(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *,
                 full: bool) -> tuple[components.Graph, npt.NDArray[np.bool_]]:
     """The graph of the nodes that link, and which of them are of the main type."""
-    joining = "" if rules.joining_emails else "AND i.type NOT IN ('email', 'email_sha256')"
     among = "" if full else f"AND i.id IN (SELECT id FROM {NODES})"  # full: every identifier
-    linking = f"i.status IN ('active', 'released') {joining} {among}"
+    linking = f"{_linking_sql(rules)} {among}"
     # Limit keys are worked out once per (type, scope), not once per identifier.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE identity_limit_keys AS
