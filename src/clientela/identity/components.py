@@ -13,6 +13,7 @@ slow, so it runs in two steps that give exactly the same result:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,8 @@ def resolve(graph: Graph) -> Resolution:
     if n == 0:
         empty = np.empty(0, dtype=np.int64)
         return Resolution(empty, empty, [], 0)
-    ia, ib = _positions(graph.ids, graph.a), _positions(graph.ids, graph.b)
+    find = locator(graph.ids)
+    ia, ib = _positions(find, graph.a), _positions(find, graph.b)
     adjacency = coo_matrix((np.ones(len(ia), dtype=np.int8), (ia, ib)), shape=(n, n))
     _, labels = connected_components(adjacency, directed=False)
     component = _smallest_per_label(graph.ids, labels)
@@ -103,27 +105,36 @@ def resolve(graph: Graph) -> Resolution:
     return Resolution(component, profile, conflicts, int(breaking.size))
 
 
-def positions(ids: Ids, values: Ids) -> Ids:
-    """Where each of `values` stands in `ids` (sorted, distinct); -1 where it is not there."""
-    found = np.full(len(values), -1, dtype=np.int64)
-    if not len(ids):
-        return found
-    if ids[0] >= 0 and ids[-1] < 4 * len(ids) + 1024:
+def locator(ids: Ids) -> Callable[[Ids], Ids]:
+    """A function giving where each of its values stands in `ids` (sorted, distinct), -1
+    where it is not there."""
+    if len(ids) and ids[0] >= 0 and ids[-1] < 4 * len(ids) + 1024:
         # Identifiers are numbered densely from 1: a lookup table beats binary search.
         table = np.full(int(ids[-1]) + 1, -1, dtype=np.int64)
         table[ids] = np.arange(len(ids), dtype=np.int64)
-        inside = (values >= 0) & (values <= ids[-1])
-        found[inside] = table[values[inside]]
+
+        def look_up(values: Ids) -> Ids:
+            found = np.full(len(values), -1, dtype=np.int64)
+            inside = (values >= 0) & (values < len(table))
+            found[inside] = table[values[inside]]
+            return found
+
+        return look_up
+
+    def search(values: Ids) -> Ids:
+        found = np.full(len(values), -1, dtype=np.int64)
+        if len(ids):
+            at = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
+            hit = ids[at] == values
+            found[hit] = at[hit]
         return found
-    at = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
-    hit = ids[at] == values
-    found[hit] = at[hit]
-    return found
+
+    return search
 
 
-def _positions(ids: Ids, values: Ids) -> Ids:
-    """Where each of `values` (all in `ids`) stands in `ids`."""
-    found = positions(ids, values)
+def _positions(find: Callable[[Ids], Ids], values: Ids) -> Ids:
+    """Where each of `values` (all nodes) stands among the nodes."""
+    found = find(values)
     if (found < 0).any():
         raise ValueError("a link names an identifier that is not a node of the graph")
     return found

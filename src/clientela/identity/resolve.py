@@ -87,8 +87,6 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
         UNION SELECT a FROM identity_links WHERE seq > {max_seq}
         UNION SELECT b FROM identity_links WHERE seq > {max_seq}
     """)
-    if full:
-        _apply_blocked_rules(con, rules, now)
     quarantined = _quarantine(con, rules, now, everything=full)
     _collect_nodes(con, rules, full=full)
     graph, recognized = _load_graph(con, rules, full=full)
@@ -105,31 +103,27 @@ def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str
         conflicts=len(resolution.conflicts), seconds=time.perf_counter() - started)
 
 
-def _apply_blocked_rules(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
-                         now: datetime) -> None:
-    """Statuses set by rules are recomputed from the current configuration; an operator's
-    `release` or `block` stays."""
-    con.execute("UPDATE identifiers SET status = 'active' "
-                "WHERE status IN ('quarantined', 'excluded')")
-    con.execute(f"UPDATE identifiers SET status = 'excluded' "
-                f"WHERE status = 'active' AND {rules.blocked_sql('value')}")
-
-
 def _quarantine(con: duckdb.DuckDBPyConnection, rules: IdentityRules, now: datetime, *,
                 everything: bool) -> int:
-    """Count the customer ids each email, phone or cookie is linked to; quarantine the shared."""
-    scope = "" if everything else f"AND l.b IN (SELECT id FROM {TOUCHED})"
+    """Count the customer ids each email, phone or cookie is linked to; quarantine the shared.
+
+    With `everything` (a full resolution) the statuses set by rules are worked out again from
+    the current configuration, as if every quarantined or excluded identifier were active:
+    blocked values are excluded, shared ones quarantined; an operator's `release` or `block`
+    stays. Only statuses that change are written."""
     soft = ", ".join(literal(t) for t in SOFT_TYPES)
-    # Per identifier: customer ids in all, and the most of them in one store.
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE identity_fan_out AS
-        SELECT id, sum(ids)::INTEGER AS fan_out, max(ids) AS most_in_one_scope
-        FROM (SELECT l.b AS id, a.scope, count(DISTINCT l.a) AS ids
-              FROM identity_links l JOIN identifiers a ON a.id = l.a
-              WHERE l.retracted_at IS NULL AND a.type = 'user_id' {scope}
-              GROUP BY l.b, a.scope)
-        GROUP BY id
-    """)
+    if not (everything and _fan_out_of_all(con)):
+        scope = "" if everything else f"AND l.b IN (SELECT id FROM {TOUCHED})"
+        # Per identifier: customer ids in all, and the most of them in one store.
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE identity_fan_out AS
+            SELECT id, sum(ids)::INTEGER AS fan_out, max(ids) AS most_in_one_scope
+            FROM (SELECT l.b AS id, a.scope, count(DISTINCT l.a) AS ids
+                  FROM identity_links l JOIN identifiers a ON a.id = l.a
+                  WHERE l.retracted_at IS NULL AND a.type = 'user_id' {scope}
+                  GROUP BY l.b, a.scope)
+            GROUP BY id
+        """)
     # An email's hash is as shared as the email.
     con.execute("""
         INSERT INTO identity_fan_out
@@ -137,26 +131,45 @@ def _quarantine(con: duckdb.DuckDBPyConnection, rules: IdentityRules, now: datet
         JOIN identity_fan_out f ON f.id = l.a
         WHERE l.rule = 'email_hash' AND l.retracted_at IS NULL
     """)
-    con.execute(f"""
-        UPDATE identifiers SET fan_out = f.fan_out
-        FROM (SELECT id, max(fan_out) AS fan_out FROM identity_fan_out GROUP BY id) f
-        WHERE identifiers.id = f.id AND identifiers.type IN ({soft})
-          AND identifiers.fan_out <> f.fan_out
-    """)
+    if not (everything and _store_fan_out_of_all(con)):
+        con.execute(f"""
+            UPDATE identifiers SET fan_out = f.fan_out
+            FROM (SELECT id, max(fan_out) AS fan_out FROM identity_fan_out GROUP BY id) f
+            WHERE identifiers.id = f.id AND identifiers.type IN ({soft})
+              AND identifiers.fan_out <> f.fan_out
+        """)
     in_one_store = ("OR id IN (SELECT id FROM identity_fan_out WHERE most_in_one_scope > 1)"
                     if rules.quarantine_on_conflict else "")
+    shared = f"type IN ({soft}) AND (fan_out > {rules.shared_fan_out} {in_one_store})"
     reason = (f"CASE WHEN fan_out > {rules.shared_fan_out} THEN 'linked to more than "
               f"{rules.shared_fan_out} customer ids' ELSE 'linked to two customer ids of one "
               "store' END")
-    newly = [row[0] for row in con.execute(f"""
-        SELECT id FROM identifiers
-        WHERE status = 'active' AND type IN ({soft})
-          AND (fan_out > {rules.shared_fan_out} {in_one_store})
-        ORDER BY id
-    """).fetchall()]
+    if everything:
+        # Statuses set by rules, from scratch: what would change, and every shared one.
+        ruled = (f"CASE WHEN {rules.blocked_sql('value')} THEN 'excluded' "
+                 f"WHEN {shared} THEN 'quarantined' ELSE 'active' END")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE identity_statuses AS
+            SELECT * FROM (
+                SELECT id, status AS was, {ruled} AS status FROM identifiers
+                WHERE status IN ('active', 'quarantined', 'excluded'))
+            WHERE was <> status OR status = 'quarantined'
+        """)
+        con.execute("""
+            UPDATE identifiers SET status = s.status FROM temp.identity_statuses s
+            WHERE identifiers.id = s.id AND s.was <> s.status
+        """)
+        newly = [row[0] for row in con.execute(
+            "SELECT id FROM temp.identity_statuses WHERE status = 'quarantined' ORDER BY id"
+        ).fetchall()]
+    else:
+        newly = [row[0] for row in con.execute(f"""
+            SELECT id FROM identifiers WHERE status = 'active' AND {shared} ORDER BY id
+        """).fetchall()]
+        if newly:
+            con.execute("UPDATE identifiers SET status = 'quarantined' "
+                        "WHERE id IN (SELECT unnest(?::BIGINT[]))", [newly])
     if newly:
-        con.execute("UPDATE identifiers SET status = 'quarantined' "
-                    "WHERE id IN (SELECT unnest(?::BIGINT[]))", [newly])
         # A rebuild quarantines again what already was: the review log says it once.
         con.execute(f"""
             INSERT INTO identity_reviews SELECT id, 'quarantined', fan_out, ?, {reason}
@@ -166,6 +179,74 @@ def _quarantine(con: duckdb.DuckDBPyConnection, rules: IdentityRules, now: datet
         """, [now, newly])
         con.execute(f"INSERT INTO {TOUCHED} SELECT unnest(?::BIGINT[])", [newly])
     return len(newly)
+
+
+def _fan_out_of_all(con: duckdb.DuckDBPyConnection) -> bool:
+    """identity_fan_out (as `_quarantine` makes it) for every identifier, worked out on arrays:
+    one read of the links instead of a join and three groupings. False (nothing done) when
+    the ids are too large to pack (b, a, scope) in one integer."""
+    users = con.execute("""
+        SELECT a.id, s.code FROM identifiers a
+        JOIN (SELECT scope, row_number() OVER (ORDER BY scope) AS code
+              FROM (SELECT DISTINCT scope FROM identifiers WHERE type = 'user_id')) s
+          USING (scope)
+        WHERE a.type = 'user_id'
+    """).fetchnumpy()
+    links = con.execute("SELECT a, b FROM identity_links WHERE retracted_at IS NULL"
+                        ).fetchnumpy()
+    user_ids = np.asarray(users["id"], dtype=np.int64)
+    a = np.asarray(links["a"], dtype=np.int64)
+    b = np.asarray(links["b"], dtype=np.int64)
+    top = 1 + max((int(x.max()) for x in (user_ids, a, b) if len(x)), default=0)
+    scopes = 1 + (int(users["code"].max()) if len(user_ids) else 0)
+    if min((int(x.min()) for x in (user_ids, a, b) if len(x)), default=0) < 0 \
+            or top * top * scopes >= 2**62:
+        return False
+    scope_of = np.zeros(top, dtype=np.int64)
+    scope_of[user_ids] = np.asarray(users["code"], dtype=np.int64)
+    code = scope_of[a]
+    from_user = code > 0
+    # Distinct (b, a) pairs, with a's store; then customer ids per (b, store); then per b.
+    pairs = _distinct((b[from_user] * top + a[from_user]) * scopes + code[from_user])
+    per_store = np.sort(pairs // (top * scopes) * scopes + pairs % scopes)
+    starts = _run_starts(per_store)
+    ids = np.diff(np.append(starts, len(per_store)))
+    owner = per_store[starts] // scopes
+    first = _run_starts(owner)
+    _store_temp(con, "identity_fan_out", {
+        "id": owner[first],
+        "fan_out": np.add.reduceat(ids, first).astype(np.int32) if len(first) else
+        np.zeros(0, dtype=np.int32),
+        "most_in_one_scope": np.maximum.reduceat(ids, first) if len(first) else
+        np.zeros(0, dtype=np.int64)})
+    return True
+
+
+def _store_fan_out_of_all(con: duckdb.DuckDBPyConnection) -> bool:
+    """Write each email's, phone's or cookie's fan-out where it changed, comparing on arrays
+    instead of joining every identifier; False (nothing done) for ids too large."""
+    soft = ", ".join(literal(t) for t in SOFT_TYPES)
+    found = con.execute("SELECT id, fan_out FROM temp.identity_fan_out").fetchnumpy()
+    stored = con.execute(f"SELECT id, fan_out FROM identifiers WHERE type IN ({soft})"
+                         ).fetchnumpy()
+    ids = np.asarray(found["id"], dtype=np.int64)
+    soft_ids = np.asarray(stored["id"], dtype=np.int64)
+    top = 1 + max((int(x.max()) for x in (ids, soft_ids) if len(x)), default=0)
+    if min((int(x.min()) for x in (ids, soft_ids) if len(x)), default=0) < 0 \
+            or top > 4 * (len(ids) + len(soft_ids)) + 1024:
+        return False
+    most = np.full(top, -1, dtype=np.int64)
+    np.maximum.at(most, ids, np.asarray(found["fan_out"], dtype=np.int64))
+    new = most[soft_ids]
+    changed = (new >= 0) & (new != np.asarray(stored["fan_out"], dtype=np.int64))
+    if changed.any():
+        _store_temp(con, "identity_fan_out_changed", {
+            "id": soft_ids[changed], "fan_out": new[changed].astype(np.int32)})
+        con.execute("""
+            UPDATE identifiers SET fan_out = c.fan_out FROM temp.identity_fan_out_changed c
+            WHERE identifiers.id = c.id
+        """)
+    return True
 
 
 def _linking_sql(rules: IdentityRules) -> str:
@@ -289,20 +370,26 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, reason: str, now: datetime,
     identifier order); only what is stored goes back to the store."""
     # Full: every identifier is a node, so every member is an old one.
     among = "" if full else f"WHERE identifier IN (SELECT id FROM {NODES})"
-    old = con.execute(f"SELECT identifier, client_id FROM identity_members {among}").fetchnumpy()
+    old = con.execute(f"SELECT identifier, component, client_id FROM identity_members {among}"
+                      ).fetchnumpy()
+    old_ids = np.asarray(old["identifier"], dtype=np.int64)
     old_clients = np.asarray(old["client_id"], dtype=np.int64)
     n = len(graph.ids)
     # Profiles are numbered 0.. in label order (a label is the smallest id of its profile).
+    find = components.locator(graph.ids)
+    label_at = find(resolution.profile)
     is_label = np.zeros(n, dtype=bool)
-    is_label[components.positions(graph.ids, resolution.profile)] = True
-    node_label = (np.cumsum(is_label) - 1)[components.positions(graph.ids, resolution.profile)]
+    is_label[label_at] = True
+    node_label = (np.cumsum(is_label) - 1)[label_at]
     labels = graph.ids[is_label]
     # The old profile of each node that had one (an identifier is in one profile at most).
-    at = components.positions(graph.ids, np.asarray(old["identifier"], dtype=np.int64))
+    at = find(old_ids)
     had = np.zeros(n, dtype=bool)
     had[at[at >= 0]] = True
     was = np.zeros(n, dtype=np.int64)
     was[at[at >= 0]] = old_clients[at >= 0]
+    was_in = np.zeros(n, dtype=np.int64)
+    was_in[at[at >= 0]] = np.asarray(old["component"], dtype=np.int64)[at >= 0]
     # Each old profile's heir: the new profile holding its first-seen identifier that still
     # links (nodes are in identifier order), in client id order.
     heir_client, heir_node = _first_occurrences(was, had)
@@ -382,6 +469,25 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, reason: str, now: datetime,
     """)
     con.execute("INSERT INTO profile_aliases SELECT alias, client_id, ? "
                 "FROM temp.identity_merged", [now])
+    # The old members are replaced by the new ones; rows that would be written back as they
+    # are stay untouched (most of them, in a rebuild or on a quiet day).
+    node_client = client[node_label]
+    same = had & (was == node_client) & (was_in == resolution.component)
+    stays = np.zeros(len(old_ids), dtype=bool)
+    stays[at >= 0] = same[at[at >= 0]]
+    if not stays.all():
+        _store_temp(con, "identity_gone", {"identifier": old_ids[~stays]})
+        con.execute("DELETE FROM identity_members "
+                    "WHERE identifier IN (SELECT identifier FROM temp.identity_gone)")
+    if not same.all():
+        _insert(con, "identity_members", {
+            "identifier": graph.ids[~same], "component": resolution.component[~same],
+            "client_id": node_client[~same]})
+    _store_temp(con, "identity_new_profiles", {
+        "client_id": client,
+        "recognized": np.bincount(node_label, weights=recognized,
+                                  minlength=len(labels)) > 0,
+        "identifiers": np.bincount(node_label, minlength=len(labels)).astype(np.int32)})
     con.execute("""
         CREATE OR REPLACE TEMP TABLE identity_created AS
         SELECT client_id, created_at FROM profiles
@@ -389,15 +495,6 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, reason: str, now: datetime,
     """)
     con.execute("DELETE FROM profiles WHERE client_id IN "
                 "(SELECT client_id FROM temp.identity_old_clients)")
-    con.execute(f"DELETE FROM identity_members {among}")
-    _insert(con, "identity_members", {
-        "identifier": graph.ids, "component": resolution.component,
-        "client_id": client[node_label]})
-    _store_temp(con, "identity_new_profiles", {
-        "client_id": client,
-        "recognized": np.bincount(node_label, weights=recognized,
-                                  minlength=len(labels)) > 0,
-        "identifiers": np.bincount(node_label, minlength=len(labels)).astype(np.int32)})
     con.execute("""
         INSERT INTO profiles
         SELECT p.client_id, coalesce(c.created_at, ?), p.recognized, p.identifiers
@@ -405,6 +502,13 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, reason: str, now: datetime,
     """, [now])
     return (int(np.count_nonzero(is_new)), int((heirs[heirs > 1] - 1).sum()),
             len(_distinct(parents[0])))
+
+
+def _run_starts(values: Ids) -> Ids:
+    """Where each run of equal values starts in `values` (sorted)."""
+    starts = np.ones(len(values), dtype=bool)
+    starts[1:] = values[1:] != values[:-1]
+    return np.flatnonzero(starts)
 
 
 def _distinct(values: Ids) -> Ids:
