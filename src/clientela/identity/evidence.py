@@ -92,12 +92,15 @@ def observe(con: duckdb.DuckDBPyConnection, rules: IdentityRules, since: datetim
 
 
 def _phone_spellings(con: duckdb.DuckDBPyConnection, country: str) -> None:
-    """Parse each phone spelling once per country; later days find it in `phone_spellings`."""
-    new = con.execute(f"""
-        SELECT DISTINCT raw FROM {OBSERVATIONS} o WHERE type = 'phone'
-        AND NOT EXISTS (SELECT 1 FROM phone_spellings p
-                        WHERE p.raw = o.raw AND p.country = {literal(country)})
-    """).fetchall()
+    """Parse each phone spelling once per country; later days find it in `phone_spellings`.
+    Leaves the E.164 form of every spelling OBSERVATIONS holds in `temp.identity_phones`."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE identity_phones AS
+        SELECT o.raw, p.e164, p.raw IS NULL AS new
+        FROM (SELECT DISTINCT raw FROM {OBSERVATIONS} WHERE type = 'phone') o
+        LEFT JOIN phone_spellings p ON p.raw = o.raw AND p.country = {literal(country)}
+    """)
+    new = con.execute("SELECT raw FROM temp.identity_phones WHERE new").fetchall()
     if new:
         raws = [raw for (raw,) in new]
         # One insert of a column set: row by row, storing costs more than parsing.
@@ -107,6 +110,10 @@ def _phone_spellings(con: duckdb.DuckDBPyConnection, country: str) -> None:
         try:
             con.execute("INSERT INTO phone_spellings SELECT raw, ?, e164 "
                         "FROM identity_new_spellings", [country])
+            con.execute("""
+                UPDATE temp.identity_phones SET e164 = n.e164
+                FROM identity_new_spellings n WHERE identity_phones.raw = n.raw
+            """)
         finally:
             con.unregister("identity_new_spellings")
 
@@ -150,8 +157,7 @@ def link_observations(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
                    ELSE trim(o.raw) END AS value,
                trim(o.raw) AS trimmed
         FROM {OBSERVATIONS} o
-        LEFT JOIN phone_spellings p
-          ON o.type = 'phone' AND p.raw = o.raw AND p.country = {literal(rules.phone_country)}
+        LEFT JOIN temp.identity_phones p ON o.type = 'phone' AND p.raw = o.raw
     """)
     counts = con.execute(f"""
         SELECT count(*) FILTER (WHERE {rules.blocked_sql('lower(trimmed)')}),
@@ -201,22 +207,31 @@ def _register_attributes(con: duckdb.DuckDBPyConnection, since: datetime | None,
 
 
 def _add_identifiers(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
-    before = scalar(con, "SELECT count(*) FROM identifiers")
+    """Number the values never seen before, in arrival order; `temp.identity_value_ids` then
+    holds the id of every value the observations name (one join with the stored identifiers)."""
+    last = scalar(con, "SELECT coalesce(max(id), 0) FROM identifiers")
     con.execute(f"""
-        INSERT INTO identifiers
-        SELECT (SELECT coalesce(max(id), 0) FROM identifiers)
-                   + row_number() OVER (ORDER BY first_arrival, {_priority_sql('type')},
-                                        type, scope, value),
-               type, scope, value, first_seen, 'active', 0
+        CREATE OR REPLACE TEMP TABLE identity_value_ids AS
+        SELECT seen.type, seen.scope, seen.value, seen.first_seen,
+               coalesce(i.id, {last} + row_number() OVER (
+                   PARTITION BY i.id IS NULL
+                   ORDER BY seen.first_arrival, {_priority_sql('seen.type')}, seen.type,
+                            seen.scope, seen.value)) AS id,
+               i.id IS NULL AS new
         FROM (
             SELECT type, scope, value, min(observed_at) AS first_seen,
                    min((loaded_at, source, line)) AS first_arrival
             FROM temp.identity_valid
             GROUP BY ALL
         ) seen
-        ANTI JOIN identifiers USING (type, scope, value)
+        LEFT JOIN identifiers i USING (type, scope, value)
     """)
-    return scalar(con, "SELECT count(*) FROM identifiers") - before
+    con.execute("""
+        INSERT INTO identifiers
+        SELECT id, type, scope, value, first_seen, 'active', 0
+        FROM temp.identity_value_ids WHERE new ORDER BY id
+    """)
+    return scalar(con, "SELECT count(*) FROM temp.identity_value_ids WHERE new")
 
 
 def _add_links(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
@@ -225,7 +240,7 @@ def _add_links(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
         CREATE OR REPLACE TEMP TABLE identity_record_ids AS
         SELECT v.source, v.line, v.loaded_at, v.observed_at, i.id, v.type, v.via,
                {_priority_sql('v.type')} AS priority
-        FROM temp.identity_valid v JOIN identifiers i USING (type, scope, value)
+        FROM temp.identity_valid v JOIN temp.identity_value_ids i USING (type, scope, value)
     """)
     before = scalar(con, "SELECT count(*) FROM identity_links")
     con.execute("""
