@@ -218,13 +218,12 @@ def _add_identifiers(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
                    ORDER BY seen.first_arrival, {_priority_sql('seen.type')}, seen.type,
                             seen.scope, seen.value)) AS id,
                i.id IS NULL AS new
-        FROM (
+        FROM identifiers i RIGHT JOIN (
             SELECT type, scope, value, min(observed_at) AS first_seen,
                    min((loaded_at, source, line)) AS first_arrival
             FROM temp.identity_valid
             GROUP BY ALL
-        ) seen
-        LEFT JOIN identifiers i USING (type, scope, value)
+        ) seen ON i.type = seen.type AND i.scope = seen.scope AND i.value = seen.value
     """)
     con.execute("""
         INSERT INTO identifiers
