@@ -60,8 +60,11 @@ def preview(con: duckdb.DuckDBPyConnection, other: Settings) -> Preview:
     try:
         resolve(con, IdentityRules.of(other), full=True, take=False, reason="preview")
         after = _membership(con)
-        quarantined = con.execute("SELECT count(*) FROM identifiers "
-                                  "WHERE status = 'quarantined'").fetchone()
+        # An address and its hash count once.
+        quarantined = con.execute("""
+            SELECT count(*) FROM identifiers i WHERE status = 'quarantined' AND NOT EXISTS (
+                SELECT 1 FROM identity_links l WHERE l.b = i.id AND l.rule = 'email_hash')
+        """).fetchone()
         largest_rows = con.execute(f"""
             SELECT count(*) AS size,
                    list(i.type || ':' || CASE WHEN i.scope <> '' THEN i.scope || ':' ELSE '' END

@@ -60,11 +60,12 @@ class ResolveResult:
 
 
 def run_resolution(con: duckdb.DuckDBPyConnection, settings: Settings, *, reason: str,
-                   full: bool = False, touched: Iterable[int] = ()) -> ResolveResult:
+                   full: bool = False, touched: Iterable[int] = (),
+                   take: bool = True) -> ResolveResult:
     """Resolve in one transaction: interrupted, the store is left as it was."""
     with transaction(con):
         return resolve(con, IdentityRules.of(settings), reason=reason, full=full,
-                       touched=touched)
+                       touched=touched, take=take)
 
 
 def resolve(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, reason: str,
@@ -178,7 +179,20 @@ def _quarantine(con: duckdb.DuckDBPyConnection, rules: IdentityRules, now: datet
                 HAVING arg_max(action, decided_at) = 'quarantined')
         """, [now, newly])
         con.execute(f"INSERT INTO {TOUCHED} SELECT unnest(?::BIGINT[])", [newly])
-    return len(newly)
+    changed = newly if not everything else [row[0] for row in con.execute(
+        "SELECT id FROM temp.identity_statuses WHERE status = 'quarantined' "
+        "AND was <> 'quarantined'").fetchall()]
+    return _count_shared(con, changed)
+
+
+def _count_shared(con: duckdb.DuckDBPyConnection, ids: list[int]) -> int:
+    """Shared identifiers to report: an address and its hash are one."""
+    row = con.execute("""
+        SELECT count(*) FROM (SELECT unnest(?::BIGINT[]) AS id) c
+        WHERE NOT EXISTS (SELECT 1 FROM identity_links l
+                          WHERE l.b = c.id AND l.rule = 'email_hash')
+    """, [ids]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _fan_out_of_all(con: duckdb.DuckDBPyConnection) -> bool:

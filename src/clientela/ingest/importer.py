@@ -81,7 +81,8 @@ def run_import(instance: Instance, paths: Iterable[Path],
             loaded = result.days_loaded
             days = (f"{len(loaded)} day(s), {min(loaded)} to {max(loaded)}" if loaded
                     else "no new day")
-            result.identity = run_resolution(con, instance.settings,
+            # Each day took its evidence in its own transaction (ImportResult.evidence).
+            result.identity = run_resolution(con, instance.settings, take=False,
                                              reason=f"import of {days}")
         finally:
             con.close()
