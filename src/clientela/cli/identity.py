@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +20,13 @@ from clientela.config import Instance, Settings, open_instance
 from clientela.identity import operator
 from clientela.identity.explain import ProfileExplanation, explain_pair, explain_profile
 from clientela.identity.forget import forget as erase
-from clientela.identity.lookup import find_identifier, find_profile, parse, resolve_client
+from clientela.identity.lookup import (
+    Identifier,
+    find_identifier,
+    find_profile,
+    parse,
+    resolve_client,
+)
 from clientela.identity.preview import preview as dry_run
 from clientela.identity.profile import load_profile
 from clientela.identity.quality import pairwise_quality
@@ -171,48 +177,42 @@ def block(identifier: OnlyIdentifierArgument, note: NoteOption = "",
         console.print(summary(operator.block(con, target.settings, found, note)))
 
 
+def _decide_pair(action: Callable[[duckdb.DuckDBPyConnection, Settings, Identifier, Identifier,
+                                  str], ResolveResult],
+                 first: str, second: str, note: str, instance: str | None) -> None:
+    with _store(instance) as (target, con):
+        rules = IdentityRules.of(target.settings)
+        result = action(con, target.settings, find_identifier(con, rules, first),
+                        find_identifier(con, rules, second), note)
+    console.print(summary(result))
+
+
 @app.command()
 def split(first: OnlyIdentifierArgument, second: OnlyIdentifierArgument, note: NoteOption = "",
           instance: InstanceOption = None) -> None:
     """Retract the link between two identifiers; the profile is recomputed and split."""
-    with _store(instance) as (target, con):
-        rules = IdentityRules.of(target.settings)
-        result = operator.split(con, target.settings, find_identifier(con, rules, first),
-                                find_identifier(con, rules, second), note)
-        console.print(summary(result))
+    _decide_pair(operator.split, first, second, note, instance)
 
 
 @app.command()
 def forbid(first: OnlyIdentifierArgument, second: OnlyIdentifierArgument, note: NoteOption = "",
            instance: InstanceOption = None) -> None:
     """Keep two identifiers in different profiles, whatever links them, now and later."""
-    with _store(instance) as (target, con):
-        rules = IdentityRules.of(target.settings)
-        result = operator.forbid(con, target.settings, find_identifier(con, rules, first),
-                                 find_identifier(con, rules, second), note)
-        console.print(summary(result))
+    _decide_pair(operator.forbid, first, second, note, instance)
 
 
 @app.command()
 def allow(first: OnlyIdentifierArgument, second: OnlyIdentifierArgument, note: NoteOption = "",
           instance: InstanceOption = None) -> None:
     """Undo `forbid`: let two identifiers join again when the evidence says so."""
-    with _store(instance) as (target, con):
-        rules = IdentityRules.of(target.settings)
-        result = operator.allow(con, target.settings, find_identifier(con, rules, first),
-                                find_identifier(con, rules, second), note)
-        console.print(summary(result))
+    _decide_pair(operator.allow, first, second, note, instance)
 
 
 @app.command()
 def restore(first: OnlyIdentifierArgument, second: OnlyIdentifierArgument,
             note: NoteOption = "", instance: InstanceOption = None) -> None:
     """Undo `split`: the retracted link between two identifiers joins again."""
-    with _store(instance) as (target, con):
-        rules = IdentityRules.of(target.settings)
-        result = operator.restore(con, target.settings, find_identifier(con, rules, first),
-                                  find_identifier(con, rules, second), note)
-        console.print(summary(result))
+    _decide_pair(operator.restore, first, second, note, instance)
 
 
 @app.command()

@@ -72,25 +72,47 @@ def block(con: duckdb.DuckDBPyConnection, settings: Settings, identifier: Identi
     return _decide(con, settings, identifier, "blocked", note)
 
 
+_EITHER_WAY = "((a = ? AND b = ?) OR (a = ? AND b = ?))"
+"""A link or a forbidden pair of two identifiers, whichever one it names first."""
+
+
+def _decide_pair(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
+                 second: Identifier, change: str, params: list[object], nothing: str,
+                 reason: str, note: str) -> ResolveResult:
+    """Apply `change` (SQL with RETURNING, its last parameters the pair's) and recompute the
+    two identifiers' profiles in the same transaction; `nothing` when it changed nothing."""
+    now = datetime.now(UTC)
+    with transaction(con):
+        changed = con.execute(change, [*params, first.id, second.id, second.id,
+                                       first.id]).fetchall()
+        if not changed:
+            raise IdentityError(nothing)
+        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
+                       take=False, now=now, reason=f"{reason} by an operator: {note}")
+
+
 def split(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
           second: Identifier, note: str) -> ResolveResult:
     """Retract the links that name both identifiers; their profile is recomputed."""
-    now = datetime.now(UTC)
-    with transaction(con):
-        retracted = con.execute("""
-            UPDATE identity_links SET retracted_at = ?, retracted_note = ?
-            WHERE retracted_at IS NULL AND ((a = ? AND b = ?) OR (a = ? AND b = ?))
-            RETURNING seq
-        """, [now, note, first.id, second.id, second.id, first.id]).fetchall()
-        if not retracted:
-            raise IdentityError(
-                f"no link joins {first.label} and {second.label} directly; "
-                f"`clientela identity explain {first.label} {second.label}` shows the chain, "
-                "and `identity forbid` keeps them apart whatever links them")
-        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
-                       take=False, now=now,
-                       reason=f"link {first.label} - {second.label} retracted by an "
-                              f"operator: {note}")
+    return _decide_pair(
+        con, settings, first, second,
+        "UPDATE identity_links SET retracted_at = now(), retracted_note = ? "
+        f"WHERE retracted_at IS NULL AND {_EITHER_WAY} RETURNING seq", [note],
+        f"no link joins {first.label} and {second.label} directly; `clientela identity "
+        f"explain {first.label} {second.label}` shows the chain, and `identity forbid` keeps "
+        "them apart whatever links them",
+        f"link {first.label} - {second.label} retracted", note)
+
+
+def restore(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
+            second: Identifier, note: str) -> ResolveResult:
+    """Undo `split`: the retracted links between the two identifiers join again."""
+    return _decide_pair(
+        con, settings, first, second,
+        "UPDATE identity_links SET retracted_at = NULL, retracted_note = NULL "
+        f"WHERE retracted_at IS NOT NULL AND {_EITHER_WAY} RETURNING seq", [],
+        f"no retracted link joins {first.label} and {second.label}",
+        f"link {first.label} - {second.label} restored", note)
 
 
 def forbid(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
@@ -98,46 +120,20 @@ def forbid(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier
     """Keep two identifiers in different profiles whatever the evidence."""
     if first.id == second.id:
         raise IdentityError("an identifier cannot be forbidden from itself")
-    now = datetime.now(UTC)
-    with transaction(con):
-        con.execute("INSERT INTO identity_forbidden VALUES (?, ?, ?, ?)",
-                    [first.id, second.id, now, note])
-        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
-                       take=False, now=now,
-                       reason=f"{first.label} and {second.label} forbidden from joining by an "
-                              f"operator: {note}")
+    return _decide_pair(
+        con, settings, first, second,
+        "INSERT INTO identity_forbidden SELECT ?, ?, now(), ? "
+        f"WHERE NOT EXISTS (SELECT 1 FROM identity_forbidden WHERE {_EITHER_WAY}) RETURNING a",
+        [first.id, second.id, note],
+        f"{first.label} and {second.label} are already forbidden from joining",
+        f"{first.label} and {second.label} forbidden from joining", note)
 
 
 def allow(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
           second: Identifier, note: str) -> ResolveResult:
     """Undo `forbid`: the two identifiers may join again if the evidence says so."""
-    now = datetime.now(UTC)
-    with transaction(con):
-        removed = con.execute("""
-            DELETE FROM identity_forbidden WHERE (a = ? AND b = ?) OR (a = ? AND b = ?)
-            RETURNING a
-        """, [first.id, second.id, second.id, first.id]).fetchall()
-        if not removed:
-            raise IdentityError(f"{first.label} and {second.label} were not forbidden")
-        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
-                       take=False, now=now,
-                       reason=f"{first.label} and {second.label} allowed to join again by an "
-                              f"operator: {note}")
-
-
-def restore(con: duckdb.DuckDBPyConnection, settings: Settings, first: Identifier,
-            second: Identifier, note: str) -> ResolveResult:
-    """Undo `split`: the retracted links between the two identifiers join again."""
-    now = datetime.now(UTC)
-    with transaction(con):
-        restored = con.execute("""
-            UPDATE identity_links SET retracted_at = NULL, retracted_note = NULL
-            WHERE retracted_at IS NOT NULL AND ((a = ? AND b = ?) OR (a = ? AND b = ?))
-            RETURNING seq
-        """, [first.id, second.id, second.id, first.id]).fetchall()
-        if not restored:
-            raise IdentityError(f"no retracted link joins {first.label} and {second.label}")
-        return resolve(con, IdentityRules.of(settings), touched=[first.id, second.id],
-                       take=False, now=now,
-                       reason=f"link {first.label} - {second.label} restored by an operator: "
-                              f"{note}")
+    return _decide_pair(
+        con, settings, first, second,
+        f"DELETE FROM identity_forbidden WHERE {_EITHER_WAY} RETURNING a", [],
+        f"{first.label} and {second.label} were not forbidden",
+        f"{first.label} and {second.label} allowed to join again", note)
