@@ -23,6 +23,9 @@ def connect(instance: Instance, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         "memory_limit": storage.memory_limit,
         "temp_directory": str(instance.temp / "duckdb"),
         "preserve_insertion_order": True,
+        # Checkpoint when the write-ahead log is large, not after every commit of a few MB:
+        # a day's import or resolution commits in a tenth of the time.
+        "checkpoint_threshold": "1GB",
     }
     if storage.threads:
         config["threads"] = storage.threads
