@@ -29,7 +29,7 @@ from typer import rich_utils
 from typer.testing import CliRunner
 
 from clientela.cli.main import app
-from clientela.config.settings import Settings
+from clientela.config.settings import Settings, toml_value
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -58,23 +58,6 @@ def _settings() -> list[tuple[str, str]]:
     return [(section, key) for section, model in _sections() for key in model.model_fields]
 
 
-def _toml(value: object) -> str:
-    """A default as it is written in clientela.toml (and in the docs' tables)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return '"' + value + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        return "{ " + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + " }"
-    raise TypeError(value)
-
-
 def _setting_row(text: str, section: str, key: str) -> str | None:
     """The table row documenting `section.key`, if any."""
     for line in text.splitlines():
@@ -91,7 +74,7 @@ def test_every_setting_is_documented_with_its_default(section: str, key: str) ->
     if field.is_required():
         assert "required" in row, f"`{section}.{key}` is required; its row should say so"
     else:
-        default = _toml(field.get_default(call_default_factory=True))
+        default = toml_value(field.get_default(call_default_factory=True))
         assert f"`{default}`" in row, (
             f"`{section}.{key}`: the default `{default}` is not in its row of "
             f"docs/configuration.md:\n{row}")

@@ -159,22 +159,27 @@ def review(instance: InstanceOption = None, as_json: JsonOption = False) -> None
     console.print(table)
 
 
+def _decide(action: Callable[[duckdb.DuckDBPyConnection, Settings, Identifier, str],
+                             ResolveResult],
+            identifier: str, note: str, instance: str | None) -> None:
+    with _store(instance) as (target, con):
+        found = find_identifier(con, IdentityRules.of(target.settings), identifier)
+        result = action(con, target.settings, found, note)
+    console.print(summary(result))
+
+
 @app.command()
 def release(identifier: OnlyIdentifierArgument, note: NoteOption = "",
             instance: InstanceOption = None) -> None:
     """Let a quarantined identifier link again; its profiles are recomputed."""
-    with _store(instance) as (target, con):
-        found = find_identifier(con, IdentityRules.of(target.settings), identifier)
-        console.print(summary(operator.release(con, target.settings, found, note)))
+    _decide(operator.release, identifier, note, instance)
 
 
 @app.command()
 def block(identifier: OnlyIdentifierArgument, note: NoteOption = "",
           instance: InstanceOption = None) -> None:
     """Stop an identifier from ever linking; its profiles are recomputed."""
-    with _store(instance) as (target, con):
-        found = find_identifier(con, IdentityRules.of(target.settings), identifier)
-        console.print(summary(operator.block(con, target.settings, found, note)))
+    _decide(operator.block, identifier, note, instance)
 
 
 def _decide_pair(action: Callable[[duckdb.DuckDBPyConnection, Settings, Identifier, Identifier,

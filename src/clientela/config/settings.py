@@ -228,12 +228,13 @@ class Settings(_Section):
             out.append(f"[{section_name}]")
             for key, field in type(section).model_fields.items():
                 out.append(f"# {field.description}")
-                out.append(f"{key} = {_toml_value(getattr(section, key))}")
+                out.append(f"{key} = {toml_value(getattr(section, key))}")
             out.append("")
         return "\n".join(out)
 
 
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
+    """A value as `clientela.toml` writes it."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -241,11 +242,11 @@ def _toml_value(value: object) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         if not value:
             return "{}"
-        return "{ " + ", ".join(f"{_toml_value(k)} = {_toml_value(v)}"
+        return "{ " + ", ".join(f"{toml_value(k)} = {toml_value(v)}"
                                 for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} to TOML")
 

@@ -19,6 +19,7 @@ from clientela.identity.rules import EMAIL_PATTERN, IdentityRules, e164, priorit
 from clientela.identity.tombstones import purge_erased
 from clientela.ingest.sql import literal, scalar
 from clientela.schema import RESERVED_ATTRIBUTE_NAMES
+from clientela.stores.analytics import registered
 
 OBSERVATIONS = "temp.identity_observations"
 
@@ -104,18 +105,15 @@ def _phone_spellings(con: duckdb.DuckDBPyConnection, country: str) -> None:
     if new:
         raws = [raw for (raw,) in new]
         # One insert of a column set: row by row, storing costs more than parsing.
-        con.register("identity_new_spellings", pa.table({
-            "raw": pa.array(raws, pa.string()),
-            "e164": pa.array([e164(raw, country) for raw in raws], pa.string())}))
-        try:
+        with registered(con, "identity_new_spellings", {
+                "raw": pa.array(raws, pa.string()),
+                "e164": pa.array([e164(raw, country) for raw in raws], pa.string())}):
             con.execute("INSERT INTO phone_spellings SELECT raw, ?, e164 "
                         "FROM identity_new_spellings", [country])
             con.execute("""
                 UPDATE temp.identity_phones SET e164 = n.e164
                 FROM identity_new_spellings n WHERE identity_phones.raw = n.raw
             """)
-        finally:
-            con.unregister("identity_new_spellings")
 
 
 def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,

@@ -27,7 +27,7 @@ from clientela.identity import components
 from clientela.identity.evidence import EvidenceResult, take_evidence
 from clientela.identity.rules import SOFT_TYPES, IdentityRules
 from clientela.ingest.sql import literal, scalar
-from clientela.stores.analytics import transaction
+from clientela.stores.analytics import registered, transaction
 
 Ids = npt.NDArray[np.int64]
 LIMIT_KEY_SQL = ("CASE WHEN i.type = 'user_id' THEN 'user_id' || CASE WHEN i.scope <> '' "
@@ -494,9 +494,10 @@ def _assign_clients(con: duckdb.DuckDBPyConnection, reason: str, now: datetime,
         con.execute("DELETE FROM identity_members "
                     "WHERE identifier IN (SELECT identifier FROM temp.identity_gone)")
     if not same.all():
-        _insert(con, "identity_members", {
-            "identifier": graph.ids[~same], "component": resolution.component[~same],
-            "client_id": node_client[~same]})
+        with registered(con, "identity_arrays", {
+                "identifier": graph.ids[~same], "component": resolution.component[~same],
+                "client_id": node_client[~same]}):
+            con.execute("INSERT INTO identity_members SELECT * FROM identity_arrays")
     _store_temp(con, "identity_new_profiles", {
         "client_id": client,
         "recognized": np.bincount(node_label, weights=recognized,
@@ -565,20 +566,8 @@ def _distinct_pairs(x: Ids, y: Ids) -> tuple[Ids, Ids]:
 def _store_temp(con: duckdb.DuckDBPyConnection, name: str,
                 columns: dict[str, npt.NDArray[Any]]) -> None:
     """A temp table holding `columns`."""
-    con.register("identity_arrays", pa.table(columns))
-    try:
+    with registered(con, "identity_arrays", columns):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM identity_arrays")
-    finally:
-        con.unregister("identity_arrays")
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str,
-            columns: dict[str, npt.NDArray[Any]]) -> None:
-    con.register("identity_arrays", pa.table(columns))
-    try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM identity_arrays")
-    finally:
-        con.unregister("identity_arrays")
 
 
 def _write_conflicts(con: duckdb.DuckDBPyConnection, conflicts: list[components.Conflict], *,
@@ -586,14 +575,11 @@ def _write_conflicts(con: duckdb.DuckDBPyConnection, conflicts: list[components.
     con.execute("DELETE FROM identity_conflicts" + ("" if full else (
         f" WHERE kept IN (SELECT id FROM {NODES}) OR detached IN (SELECT id FROM {NODES})")))
     if conflicts:
-        con.register("identity_new_conflicts", pa.table({
-            "link_seq": pa.array([c.seq for c in conflicts], pa.int64()),
-            "kept": pa.array([c.kept for c in conflicts], pa.int64()),
-            "detached": pa.array([c.detached for c in conflicts], pa.int64()),
-            "limit_key": pa.array([c.limit_key for c in conflicts], pa.string()),
-            "existing": pa.array([c.existing for c in conflicts], pa.int64()),
-            "incoming": pa.array([c.incoming for c in conflicts], pa.int64())}))
-        try:
+        with registered(con, "identity_new_conflicts", {
+                "link_seq": pa.array([c.seq for c in conflicts], pa.int64()),
+                "kept": pa.array([c.kept for c in conflicts], pa.int64()),
+                "detached": pa.array([c.detached for c in conflicts], pa.int64()),
+                "limit_key": pa.array([c.limit_key for c in conflicts], pa.string()),
+                "existing": pa.array([c.existing for c in conflicts], pa.int64()),
+                "incoming": pa.array([c.incoming for c in conflicts], pa.int64())}):
             con.execute("INSERT INTO identity_conflicts SELECT * FROM identity_new_conflicts")
-        finally:
-            con.unregister("identity_new_conflicts")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from clientela.config import Instance
 from clientela.stores.migrations import check_not_newer, migrations_for
@@ -91,3 +93,15 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str,
+               columns: Mapping[str, Any]) -> Iterator[None]:
+    """`columns` (NumPy or Arrow arrays of one length) readable as the relation `name` by the
+    statements run inside: a set goes in with one statement, not row by row."""
+    con.register(name, pa.table(dict(columns)))
+    try:
+        yield
+    finally:
+        con.unregister(name)
