@@ -75,7 +75,7 @@ def _write_day(folder: Path, instance: Instance | str, day: date, *,
     return written
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def write_day() -> Callable[..., dict[str, Path]]:
     """`write_day(folder, instance, day, customers=, orders=, lines=, categories=)`.
 

@@ -23,7 +23,9 @@ IDENTITY_TABLES = {"identifiers", "identity_members", "identity_links", "identit
                    "identity_conflicts", "identity_reviews", "profiles", "profile_aliases",
                    "profile_history", "tag_events", "consent_events", "attribute_definitions",
                    "tombstones", "phone_spellings", "identity_state"}
-ANALYTICS = [(1, "initial"), (2, "identity")]
+INDICATOR_TABLES = {"order_versions", "indicator_runs", "rfm_cut_points"}
+ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators")]
+OPERATIONAL = [(1, "initial"), (2, "serving")]
 LATEST = len(ANALYTICS)
 
 
@@ -41,7 +43,7 @@ def _sqlite(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 def test_each_store_has_its_migrations_in_order() -> None:
     assert [(m.version, m.name) for m in migrations_for("analytics")] == ANALYTICS
-    assert [(m.version, m.name) for m in migrations_for("operational")] == [(1, "initial")]
+    assert [(m.version, m.name) for m in migrations_for("operational")] == OPERATIONAL
     for store in ("analytics", "operational"):
         assert all("CREATE TABLE" in m.sql for m in migrations_for(store))
 
@@ -53,20 +55,21 @@ def test_new_analytics_store_is_at_the_latest_version(instance: Instance) -> Non
         assert con.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall(
             ) == ANALYTICS
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        assert tables == DATA_TABLES | IDENTITY_TABLES
+        assert tables == DATA_TABLES | IDENTITY_TABLES | INDICATOR_TABLES
         assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
     finally:
         con.close()
 
 
-def test_new_operational_store_is_at_version_1(instance: Instance) -> None:
+def test_new_operational_store_is_at_the_latest_version(instance: Instance) -> None:
     operational.connect(instance).close()
 
     path = instance.operational_path
-    assert _sqlite(path, "PRAGMA user_version") == [(1,)]
-    assert _sqlite(path, "SELECT version, name FROM schema_migrations") == [(1, "initial")]
+    assert _sqlite(path, "PRAGMA user_version") == [(len(OPERATIONAL),)]
+    assert _sqlite(path, "SELECT version, name FROM schema_migrations") == OPERATIONAL
     assert _sqlite(path, "PRAGMA journal_mode") == [("wal",)]
-    assert ("import_runs",) in _sqlite(path, "SELECT name FROM sqlite_master")
+    tables = {name for (name,) in _sqlite(path, "SELECT name FROM sqlite_master")}
+    assert {"import_runs", "serving_runs", "serving_profiles"} <= tables
 
 
 def test_reopening_is_a_no_op(instance: Instance) -> None:
@@ -128,11 +131,11 @@ def test_newer_operational_store_is_refused_and_left_untouched(instance: Instanc
 
     assert str(caught.value) == (
         f"{instance.operational_path} has operational schema version 7, but this Clientela "
-        "knows versions up to 1: it was written by a newer Clientela. Upgrade Clientela; the "
-        "store was left untouched.")
+        f"knows versions up to {len(OPERATIONAL)}: it was written by a newer Clientela. "
+        "Upgrade Clientela; the store was left untouched.")
     assert _digest(instance.operational_path) == before
     assert _sqlite(instance.operational_path, "SELECT count(*) FROM schema_migrations") == [
-        (1,)]
+        (len(OPERATIONAL),)]
 
 
 def _with_next(store: str, sql: str) -> list[Migration]:

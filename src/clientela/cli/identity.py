@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clientela.cli.errors import UserError
+from clientela.cli.indicators_view import show_indicators
 from clientela.cli.options import InstanceOption, JsonOption
 from clientela.config import Instance, Settings, open_instance
 from clientela.identity import operator
@@ -32,7 +33,9 @@ from clientela.identity.profile import load_profile
 from clientela.identity.quality import pairwise_quality
 from clientela.identity.resolve import ResolveResult, run_resolution
 from clientela.identity.rules import IdentityRules
-from clientela.stores import analytics
+from clientela.indicators.published import indicators_of
+from clientela.serving.publish import unpublish
+from clientela.stores import analytics, operational
 
 console = Console(soft_wrap=True, highlight=False)
 
@@ -280,15 +283,19 @@ def evaluate(
 
 def profile(identifier: IdentifierArgument, instance: InstanceOption = None,
             as_json: JsonOption = False) -> None:
-    """The resolved profile: identifiers, attributes, tags, consents, recognized or not."""
+    """The resolved profile: identifiers, attributes, tags, consents, recognized or not, and its
+    indicators as the last run computed them."""
     with _store(instance, read_only=True) as (target, con):
         rules = IdentityRules.of(target.settings)
         client_id = find_profile(con, rules, identifier)
         parsed = parse(identifier, rules)
         asked = parsed if isinstance(parsed, int) and parsed != client_id else None
         found = load_profile(con, rules, client_id, asked)
+        indicators = indicators_of(con, client_id)
     if as_json:
-        _echo_json(found.to_json())
+        _echo_json(found.to_json() | {"indicators": None if indicators is None else {
+            "run_id": indicators.run_id, "as_of": indicators.as_of,
+            "values": indicators.values}})
         return
     state = "recognized" if found.recognized else "anonymous"
     alias = f" (client id {found.asked_for} was merged into it)" if found.asked_for else ""
@@ -307,6 +314,7 @@ def profile(identifier: IdentifierArgument, instance: InstanceOption = None,
         verb = "granted" if consent.granted else "withdrawn"
         console.print(f"Consent {escape(consent.channel)}: {verb} {consent.stated_at:%Y-%m-%d} "
                       f"({escape(consent.source)}: {escape(consent.proof)})")
+    show_indicators(console, indicators)
 
 
 def forget(
@@ -321,5 +329,10 @@ def forget(
         if not yes and not typer.confirm(f"Erase profile {client_id} and all its data?"):
             raise UserError("nothing erased")
         erasure = erase(con, target.settings, resolve_client(con, client_id))
+    ops = operational.connect(target)
+    try:
+        unpublish(ops, erasure.client_id)
+    finally:
+        ops.close()
     console.print(f"Erased profile {erasure.client_id}: {erasure.identifiers} identifier(s), "
                   f"{erasure.customer_rows} customer row(s), {erasure.orders} order(s).")

@@ -82,17 +82,17 @@ def import_files(
     target = open_instance(instance)
     if as_json:
         result = run_import(target, paths or [])
-        typer.echo(json.dumps(_result_json(result), indent=2, default=str))
+        typer.echo(json.dumps(result_json(result), indent=2, default=str))
         return
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         progress: ImportProgress = RichProgress(bar)
         result = run_import(target, paths or [], progress)
-    _print_summary(result)
+    print_summary(result)
 
 
-def _result_json(result: ImportResult) -> dict[str, object]:
+def result_json(result: ImportResult) -> dict[str, object]:
     return {
         "days_loaded": [d.isoformat() for d in result.days_loaded],
         "waiting": _waiting_json(result.waiting),
@@ -110,7 +110,7 @@ def _waiting_json(waiting: Waiting | None) -> dict[str, object] | None:
             "waiting_days": [d.isoformat() for d in waiting.waiting_days]}
 
 
-def _print_summary(result: ImportResult) -> None:
+def print_summary(result: ImportResult) -> None:
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for report in result.reports:
         if report.kind and report.outcome == "loaded":

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clientela.cli import generate, identity, imports, instances
+from clientela.cli import generate, identity, imports, instances, run
 from clientela.cli.errors import GuardedGroup
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command("init")(instances.init)
 app.command("import")(imports.import_files)
 app.command("status")(imports.status)
 app.command("skip-day")(imports.skip_day)
+app.command("run")(run.run_command)
 app.command("generate")(generate.generate)
 app.add_typer(identity.app, name="identity")
 app.command("profile")(identity.profile)

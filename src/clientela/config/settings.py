@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
@@ -201,12 +201,77 @@ class IdentitySection(_Section):
         return {name: _identifier_type(kind) for name, kind in value.items()}
 
 
+RFM_CODES = [f"{r}{f}{m}" for r in "12345" for f in "12345" for m in "12345"]
+
+DEFAULT_RFM_GROUPS = {"BEGINNERS": ".1.", "FREQUENT": ".[23].", "LOYAL": ".[45]."}
+DEFAULT_RFM_SEGMENTS = {
+    "BEGINNERS_NEW": "51.", "BEGINNERS_PROMISING": "41.", "BEGINNERS_NEEDS_ATTENTION": "31.",
+    "BEGINNERS_AT_RISK": "[12]1[345]", "BEGINNERS_LOSE_IT": "[12]1[12]",
+    "FREQUENT_ACTIVE": "5[23].", "FREQUENT_POTENTIAL_LOYALIST": "4[23].",
+    "FREQUENT_NEEDS_ATTENTION": "3[23].", "FREQUENT_AT_RISK": "[12][23][345]",
+    "FREQUENT_HIBERNATING": "[12][23][12]",
+    "LOYAL_CHAMPIONS": "5[45].", "LOYAL_ACTIVE": "4[45].", "LOYAL_NEEDS_ATTENTION": "3[45].",
+    "LOYAL_CANT_LOSE_THEM": "[12][45][345]", "LOYAL_HIBERNATING": "[12][45][12]",
+}
+"""The spec's map: name -> RE2 pattern over the three-digit code "RFM"; the first match wins."""
+RFM_WINDOWS = ("30", "60", "90", "180", "360", "total")
+
+
+class IndicatorsSection(_Section):
+    product_level: Annotated[Literal["variant", "parent"], Field(
+        description="Count products by ItemCode (variant) or by ParentItemCode when given "
+                    "(parent)")] = "variant"
+
+
+class RfmSection(_Section):
+    window: Annotated[str, Field(
+        description="Window whose RFM code gives RFM_Group and RFM_Segment: 30, 60, 90, 180, "
+                    "360 or total")] = "total"
+    groups: Annotated[dict[str, str], Field(
+        description="RFM_Group name -> RE2 pattern over the RFM code; first match wins")] = (
+        DEFAULT_RFM_GROUPS)
+    segments: Annotated[dict[str, str], Field(
+        description="RFM_Segment name -> RE2 pattern over the RFM code; first match wins")] = (
+        DEFAULT_RFM_SEGMENTS)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        if value not in RFM_WINDOWS:
+            raise ValueError(f"use one of {', '.join(RFM_WINDOWS)}")
+        return value
+
+    @field_validator("groups", "segments")
+    @classmethod
+    def _map(cls, value: dict[str, str]) -> dict[str, str]:
+        uncovered = set(RFM_CODES)
+        for name, pattern in value.items():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,62}", name):
+                raise ValueError(f"{name!r}: names are upper-case letters, digits and '_'")
+            try:
+                # RE2 (what DuckDB runs) is checked through DuckDB itself.
+                matched = duckdb.execute("SELECT list_filter(?, lambda c: regexp_full_match(c, ?))",
+                                         [RFM_CODES, pattern]).fetchone()
+            except duckdb.Error as error:
+                reason = str(error).split(": ", 1)[-1]
+                raise ValueError(f"{name} = {pattern!r} is not an RE2 regular expression: "
+                                 f"{reason}") from None
+            uncovered -= set(matched[0] if matched else [])
+        if uncovered:
+            left = sorted(uncovered)
+            shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+            raise ValueError(f"every RFM code 111-555 needs a match; none for {shown}")
+        return value
+
+
 class Settings(_Section):
     instance: InstanceSection
     files: FilesSection = FilesSection()
     orders: OrdersSection = OrdersSection()
     storage: StorageSection = StorageSection()
     identity: IdentitySection = IdentitySection()
+    indicators: IndicatorsSection = IndicatorsSection()
+    rfm: RfmSection = RfmSection()
 
     @classmethod
     def load(cls, path: Path) -> Settings:

@@ -1,9 +1,10 @@
 """Erasure: a person removed everywhere, leaving only hashes so they cannot come back.
 
-`forget` deletes the profile's identifiers, links, customer rows, orders (with their lines and
-categories), tags, consents and history, and records a tombstone (SHA-256 of type, scope and
-value) per identifier. A late file or a replay naming any of them is dropped when its evidence
-is taken (`tombstones.purge_erased`), so the person is not rebuilt from it.
+`forget` deletes the profile's identifiers, links, customer rows, orders (with their lines,
+categories and earlier versions), tags, consents, history and computed indicators, and records
+a tombstone (SHA-256 of type, scope and value) per identifier. A late file or a replay naming
+any of them is dropped when its evidence is taken (`tombstones.purge_erased`), so the person is
+not rebuilt from it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from clientela.config.settings import Settings
 from clientela.identity.resolve import resolve
 from clientela.identity.rules import IdentityRules
 from clientela.identity.tombstones import purge_erased
+from clientela.indicators.published import erase_indicators
 from clientela.ingest.sql import scalar
 from clientela.stores.analytics import transaction
 
@@ -60,6 +62,7 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, client_id: int) -
         """).fetchall()]
         customer_rows, orders = purge_erased(con, rules)
         con.execute("DELETE FROM profiles WHERE client_id = ?", [client_id])
+        erase_indicators(con, client_id)
         con.execute("DELETE FROM profile_aliases WHERE client_id = ?", [client_id])
         con.execute("DELETE FROM profile_history WHERE client_id = ?", [client_id])
         con.execute("INSERT INTO profile_history VALUES (?, ?, 'erased', [], "

@@ -81,37 +81,81 @@ def _priority_sql(rules: IdentityRules) -> str:
     return f"CASE name {cases} ELSE 0 END"
 
 
-def load_profile(con: duckdb.DuckDBPyConnection, rules: IdentityRules, client_id: int,
-                 asked_for: int | None = None) -> Profile:
-    identifiers = [Identifier(*row) for row in con.execute(
-        f"{SELECT_IDENTIFIER} WHERE m.client_id = ? ORDER BY i.id", [client_id]).fetchall()]
-    recognized = con.execute("SELECT recognized FROM profiles WHERE client_id = ?",
-                             [client_id]).fetchone()
+def profile_rows(con: duckdb.DuckDBPyConnection, client_id: int | None) -> None:
+    """Leave `temp.profile_rows`: the customer rows of one profile, or of all, with their
+    profile's `client_id`."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE profile_rows AS
+        SELECT m.client_id, c.* FROM customers c
+        JOIN identifiers i ON i.type = 'user_id' AND i.scope = c.scope_store
+             AND i.value = trim(c.user_id)
+        JOIN identity_members m ON m.identifier = i.id
+        {"" if client_id is None else f"WHERE m.client_id = {int(client_id)}"}
+    """)
+
+
+def attributes_sql(rules: IdentityRules) -> str:
+    """(client_id, name, value, day, source) of every attribute of the profiles in
+    `profile_rows`: per name the newest value, or the value of the source ranked first."""
     standard = ", ".join(f"{{'name': {literal(name)}, 'value': {column}::VARCHAR}}"
                          for name, column in STANDARD_ATTRIBUTES)
     # A {"Key": ...} cell may still name a reserved attribute.
     reserved = ", ".join(literal(n) for n in sorted(RESERVED_ATTRIBUTE_NAMES))
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE profile_rows AS
-        SELECT c.* FROM customers c
-        JOIN identifiers i ON i.type = 'user_id' AND i.scope = c.scope_store
-             AND i.value = trim(c.user_id)
-        JOIN identity_members m ON m.identifier = i.id AND m.client_id = ?
-    """, [client_id])
-    attributes = [Attribute(*row) for row in con.execute(f"""
+    return f"""
         WITH named AS (
-            SELECT a.name, a.value, batch_day, loaded_at, source_line,
+            SELECT client_id, a.name, a.value, batch_day, loaded_at, source_line,
                    coalesce(store_code, nullif(scope_store, ''), 'files') AS source
             FROM profile_rows, unnest([{standard}] || list_transform(map_entries(attributes),
                  lambda e: {{'name': e.key, 'value': e.value}})) AS t(a)
             WHERE a.value IS NOT NULL AND trim(a.value) <> ''
               AND lower(a.name) NOT IN ({reserved})
         )
-        SELECT name, arg_max(value, key), arg_max(batch_day, key), arg_max(source, key)
+        SELECT client_id, name, arg_max(value, key) AS value, arg_max(batch_day, key) AS day,
+               arg_max(source, key) AS source
         FROM (SELECT *, ({_priority_sql(rules)}, batch_day, loaded_at, source_line) AS key
               FROM named)
-        GROUP BY name ORDER BY name
-    """).fetchall()]
+        GROUP BY client_id, name
+    """
+
+
+def _of_members(client_id: int | None) -> str:
+    """Events stated about the identifiers of one profile (or of every profile)."""
+    where = "" if client_id is None else f"WHERE client_id = {int(client_id)}"
+    return f"JOIN (SELECT identifier, client_id FROM identity_members {where}) m USING (identifier)"
+
+
+def tags_sql(client_id: int | None) -> str:
+    """(client_id, tag) of the tags a profile carries: each tag's newest statement, removal
+    winning a tie."""
+    return f"""
+        SELECT client_id, tag FROM tag_events {_of_members(client_id)}
+        GROUP BY client_id, tag HAVING arg_max(added, (stated_at, NOT added))
+    """
+
+
+def consents_sql(client_id: int | None) -> str:
+    """(client_id, channel, granted, stated_at, source, proof): per channel the newest
+    statement, withdrawal winning a tie."""
+    return f"""
+        SELECT client_id, channel, arg_max(granted, key) AS granted,
+               arg_max(stated_at, key) AS stated_at, arg_max(source, key) AS source,
+               arg_max(proof, key) AS proof
+        FROM (SELECT *, (stated_at, NOT granted) AS key FROM consent_events
+              {_of_members(client_id)})
+        GROUP BY client_id, channel
+    """
+
+
+def load_profile(con: duckdb.DuckDBPyConnection, rules: IdentityRules, client_id: int,
+                 asked_for: int | None = None) -> Profile:
+    identifiers = [Identifier(*row) for row in con.execute(
+        f"{SELECT_IDENTIFIER} WHERE m.client_id = ? ORDER BY i.id", [client_id]).fetchall()]
+    recognized = con.execute("SELECT recognized FROM profiles WHERE client_id = ?",
+                             [client_id]).fetchone()
+    profile_rows(con, client_id)
+    attributes = [Attribute(*row) for row in con.execute(
+        f"SELECT name, value, day, source FROM ({attributes_sql(rules)}) ORDER BY name"
+    ).fetchall()]
     ids = [i.id for i in identifiers]
     shared = [Identifier(*row) for row in con.execute(f"""
         {SELECT_IDENTIFIER}
@@ -129,17 +173,11 @@ def load_profile(con: duckdb.DuckDBPyConnection, rules: IdentityRules, client_id
              AND i.value = lower(trim(c.email))
         WHERE i.id IN (SELECT unnest(?::BIGINT[]))
     """, [emails]).fetchone()
-    tags = [row[0] for row in con.execute("""
-        SELECT tag FROM tag_events WHERE identifier IN (SELECT unnest(?::BIGINT[]))
-        GROUP BY tag HAVING arg_max(added, (stated_at, NOT added)) ORDER BY tag
-    """, [ids]).fetchall()]
-    consents = [Consent(*row) for row in con.execute("""
-        SELECT channel, arg_max(granted, key), arg_max(stated_at, key), arg_max(source, key),
-               arg_max(proof, key)
-        FROM (SELECT *, (stated_at, NOT granted) AS key FROM consent_events
-              WHERE identifier IN (SELECT unnest(?::BIGINT[])))
-        GROUP BY channel ORDER BY channel
-    """, [ids]).fetchall()]
+    tags = [row[0] for row in con.execute(
+        f"SELECT tag FROM ({tags_sql(client_id)}) ORDER BY tag").fetchall()]
+    consents = [Consent(*row) for row in con.execute(
+        f"SELECT channel, granted, stated_at, source, proof FROM ({consents_sql(client_id)}) "
+        "ORDER BY channel").fetchall()]
     return Profile(client_id, asked_for, bool(recognized and recognized[0]),
                    email[0] if email else None, identifiers, shared, attributes, tags,
                    consents)

@@ -212,7 +212,7 @@ def _fan_out_of_all(con: duckdb.DuckDBPyConnection) -> bool:
     a = np.asarray(links["a"], dtype=np.int64)
     b = np.asarray(links["b"], dtype=np.int64)
     top = 1 + max((int(x.max()) for x in (user_ids, a, b) if len(x)), default=0)
-    scopes = 1 + (int(users["code"].max()) if len(user_ids) else 0)
+    scopes = 1 + (int(np.max(users["code"])) if len(user_ids) else 0)
     if min((int(x.min()) for x in (user_ids, a, b) if len(x)), default=0) < 0 \
             or top * top * scopes >= 2**62:
         return False

@@ -52,7 +52,7 @@ def purge_erased(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
     """)
     customer_rows = scalar(con, "SELECT count(*) FROM erased_customers")
     orders = scalar(con, "SELECT count(*) FROM erased_orders")
-    for table in ("order_line_categories", "order_lines", "orders"):
+    for table in ("order_line_categories", "order_lines", "order_versions", "orders"):
         con.execute(f"DELETE FROM {table} WHERE (store_code, order_number) IN "
                     "(SELECT (store_code, order_number) FROM erased_orders)")
     con.execute("""

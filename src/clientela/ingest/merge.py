@@ -150,6 +150,13 @@ def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: dat
             FROM matched m JOIN {table} t ON t.rowid = m.target_row
             WHERE m.action = 'replace'
         """)
+        if schema.kind is RecordKind.ORDERS:
+            # Kept so that a run as of an earlier day sees the order as it was then.
+            con.execute(f"""
+                INSERT INTO order_versions
+                SELECT t.*, {provenance['batch_day']} FROM orders t
+                WHERE t.rowid IN (SELECT target_row FROM matched WHERE action = 'replace')
+            """)
         con.execute(f"DELETE FROM {table} WHERE rowid IN "
                     "(SELECT target_row FROM matched WHERE action = 'replace')")
     if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:

@@ -1,0 +1,538 @@
+"""The catalog compiled to SQL: a few staged SELECTs, each a SQLGlot expression.
+
+The stages, each materialised as a table by the engine that runs them:
+1. `ind_orders`: the pool, the orders known on the as-of date D with a purchase or fulfilled
+   status, each with its profile and its age in days (D minus its local date);
+2. `ind_lines`, `ind_order_totals`, `ind_categories`: their lines (units signed, returns
+   negative), each order's units, the purchase lines' categories;
+3. one `ind_stream_<key>` per key stream: one row per (profile, key) with its last age and its
+   units per window, so distinct counts and lists per window come from one small table rather
+   than from `COUNT(DISTINCT ...)` repeated per window;
+4. `ind_profile_orders`, `ind_profile_<key>`, `ind_last`, `ind_last_<key>`: per profile;
+5. the result, one row per profile, every indicator in catalog order, RFM scored against cut
+   points given by the caller (computed from stage 4 by a full run, read back by the
+   single-profile path).
+`Scope.one_profile` restricts every stage to the profile given as `$client_id`: the
+single-profile path runs the very SQL of the full run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlglot import exp
+
+from clientela.config import Settings
+from clientela.indicators.catalog import (
+    FAMILIES,
+    SINGLE_FIELDS,
+    WINDOWS,
+    Aggregate,
+    Family,
+    Keep,
+    Single,
+    SingleField,
+    Stream,
+    window_label,
+)
+from clientela.indicators.expressions import (
+    and_,
+    blank_to_null,
+    case,
+    cast,
+    coalesce,
+    col,
+    date_lit,
+    days_between,
+    empty_list,
+    eq,
+    filtered,
+    full_match,
+    is_in,
+    lit,
+    on,
+    sorted_keys,
+)
+
+ORDER_COLUMNS = ("store_code", "order_number", "user_id", "order_ts", "order_date",
+                 "total_amount", "status", "promo_codes", "payment_method", "delivery_type")
+AMOUNT = "DECIMAL(18, 2)"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one computation covers: the as-of date, the pipeline's statuses, one profile or
+    all."""
+
+    as_of: date
+    purchase_statuses: tuple[str, ...]
+    fulfilled_statuses: tuple[str, ...]
+    parent_products: bool
+    store_scoped: bool
+    rfm_window: str
+    rfm_groups: tuple[tuple[str, str], ...]
+    rfm_segments: tuple[tuple[str, str], ...]
+    one_profile: bool = False
+    """Restrict every stage to the profile given as the `$client_id` parameter."""
+
+    @classmethod
+    def of(cls, settings: Settings, as_of: date, one_profile: bool = False) -> Scope:
+        return cls(
+            as_of=as_of,
+            purchase_statuses=tuple(settings.orders.purchase_statuses),
+            fulfilled_statuses=tuple(settings.orders.fulfilled_statuses),
+            parent_products=settings.indicators.product_level == "parent",
+            store_scoped=settings.files.store_scoped_customer_ids,
+            rfm_window=settings.rfm.window,
+            rfm_groups=tuple(settings.rfm.groups.items()),
+            rfm_segments=tuple(settings.rfm.segments.items()),
+            one_profile=one_profile,
+        )
+
+
+@dataclass(frozen=True)
+class Stage:
+    table: str
+    select: exp.Select
+
+
+CutPoints = dict[tuple[str, str], dict[int, Decimal]]
+"""(window label, dimension R/F/M) -> score -> the least good value reaching it."""
+
+
+def in_window(window: int | None) -> exp.Expr:
+    return exp.true() if window is None else exp.LT(this=col("age"), expression=lit(window))
+
+
+def window_suffix(window: int | None) -> str:
+    return window_label(window)
+
+
+# Stage 1 and 2: the pool and its lines.
+
+def _known_orders(scope: Scope) -> exp.Expr:
+    """Orders as known on D: rows sent by then, and for an order re-sent after D the version
+    that was current on D."""
+    day = date_lit(scope.as_of)
+    current = (exp.select(exp.alias_(col("rowid"), "order_key"), *map(col, ORDER_COLUMNS))
+               .from_("orders").where(exp.LTE(this=col("batch_day"), expression=day)))
+    earlier = (exp.select(exp.alias_(exp.Sub(this=lit(-1), expression=col("rowid")),
+                                     "order_key"), *map(col, ORDER_COLUMNS))
+               .from_("order_versions")
+               .where(and_(exp.LTE(this=col("batch_day"), expression=day.copy()),
+                           exp.GT(this=col("superseded_on"), expression=day.copy()))))
+    return exp.union(current, earlier, distinct=False).subquery("o")
+
+
+def orders_stage(scope: Scope) -> Stage:
+    status = col("status", "o")
+    counted = is_in(status, scope.purchase_statuses)
+    fulfilled = is_in(status.copy(), scope.fulfilled_statuses)
+    amount = col("total_amount", "o")
+    user_scope = col("store_code", "o") if scope.store_scoped else lit("")
+    select = (
+        exp.select(
+            col("client_id", "m"), col("order_key", "o"), col("store_code", "o"),
+            col("order_number", "o"), col("order_ts", "o"), col("order_date", "o"),
+            exp.alias_(days_between(col("order_date", "o"), date_lit(scope.as_of)), "age"),
+            exp.alias_(amount, "amount"),
+            exp.alias_(counted, "counted"),
+            exp.alias_(and_(counted.copy(), exp.GTE(this=amount.copy(), expression=lit(0))),
+                       "is_purchase"),
+            exp.alias_(fulfilled, "fulfilled"),
+            col("promo_codes", "o"), col("payment_method", "o"), col("delivery_type", "o"))
+        .from_(_known_orders(scope))
+        .join(exp.table_("identifiers", alias="i"), on=and_(
+            eq(col("type", "i"), lit("user_id")), eq(col("scope", "i"), user_scope),
+            eq(col("value", "i"), exp.Trim(this=col("user_id", "o")))))
+        .join(exp.table_("identity_members", alias="m"),
+              on=eq(col("identifier", "m"), col("id", "i")))
+        .where(and_(exp.LTE(this=col("order_date", "o"), expression=date_lit(scope.as_of)),
+                    exp.Or(this=counted.copy(), expression=fulfilled.copy()),
+                    _one_profile(scope, "m")))
+    )
+    return Stage("ind_orders", select)
+
+
+def _one_profile(scope: Scope, table: str) -> exp.Expr:
+    return (eq(col("client_id", table), exp.Parameter(this=exp.var("client_id")))
+            if scope.one_profile else exp.true())
+
+
+def lines_stage(scope: Scope) -> Stage:
+    quantity = col("quantity", "l")
+    units = case((exp.LT(this=col("amount", "o"), expression=lit(0)),
+                  exp.Neg(this=exp.Abs(this=quantity))), default=quantity.copy())
+    product: exp.Expr = col("item_code", "l")
+    if scope.parent_products:
+        product = coalesce(blank_to_null(col("parent_item_code", "l")), product)
+    select = (
+        exp.select(
+            col("client_id", "o"), col("order_key", "o"), col("age", "o"),
+            col("is_purchase", "o"), col("store_code", "o"), col("order_number", "o"),
+            col("line_number", "l"), exp.alias_(units, "units"),
+            exp.alias_(exp.Mul(this=col("quantity", "l"), expression=col("price", "l")),
+                       "value"),
+            exp.alias_(product, "product"),
+            exp.alias_(blank_to_null(col("brand", "l")), "brand"),
+            exp.alias_(blank_to_null(col("seller", "l")), "seller"))
+        .from_(exp.table_("order_lines", alias="l"))
+        .join(exp.table_("ind_orders", alias="o"),
+              on=on("o", "l", "store_code", "order_number"))
+        .where(and_(col("counted", "o"),
+                    exp.LTE(this=col("batch_day", "l"), expression=date_lit(scope.as_of))))
+    )
+    return Stage("ind_lines", select)
+
+
+def order_totals_stage() -> Stage:
+    per_order = (exp.select(col("order_key"), exp.alias_(exp.Sum(this=col("units")), "units"),
+                            exp.alias_(exp.Sum(this=col("value")), "value"))
+                 .from_("ind_lines").group_by(col("order_key")))
+    select = (
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("o")),
+                   exp.alias_(coalesce(col("units", "t"), lit(0)), "units"),
+                   exp.alias_(coalesce(col("value", "t"), lit(0)), "value"))
+        .from_(exp.table_("ind_orders", alias="o"))
+        .join(per_order.subquery("t"), on=on("o", "t", "order_key"), join_type="left")
+    )
+    return Stage("ind_order_totals", select)
+
+
+def categories_stage(scope: Scope) -> Stage:
+    select = (
+        exp.select(col("client_id", "l"), col("order_key", "l"), col("age", "l"),
+                   col("units", "l"), col("value", "l"), exp.alias_(col("category", "c"), "key"))
+        .from_(exp.table_("order_line_categories", alias="c"))
+        .join(exp.table_("ind_lines", alias="l"),
+              on=on("l", "c", "store_code", "order_number", "line_number"))
+        .where(and_(col("is_purchase", "l"),
+                    exp.LTE(this=col("batch_day", "c"), expression=date_lit(scope.as_of))))
+    )
+    return Stage("ind_categories", select)
+
+
+# Stage 3: key streams.
+
+def stream_source(stream: Stream) -> exp.Select:
+    """(client_id, order_key, age, units, value, key) for every purchase naming a key."""
+    facts = [col("client_id"), col("order_key"), col("age"), col("units"), col("value")]
+    if stream is Stream.CATEGORY:
+        return exp.select(*facts, col("key")).from_("ind_categories")
+    if stream in (Stream.PRODUCT, Stream.BRAND, Stream.SELLER):
+        key = col(stream.value)
+        return (exp.select(*facts, exp.alias_(key, "key")).from_("ind_lines")
+                .where(and_(col("is_purchase"), exp.Not(this=exp.Is(this=key.copy(),
+                                                                      expression=exp.null())))))
+    if stream is Stream.STORE:
+        return (exp.select(*facts, exp.alias_(col("store_code"), "key"))
+                .from_("ind_order_totals").where(col("is_purchase")))
+    codes = (exp.select(*facts, exp.alias_(exp.Explode(this=exp.ArrayDistinct(
+                 this=col("promo_codes"))), "code"))
+             .from_("ind_order_totals").where(col("is_purchase")))
+    return (exp.select(*facts, exp.alias_(blank_to_null(col("code")), "key"))
+            .from_(codes.subquery("p")).where(exp.Not(this=exp.Is(
+                this=blank_to_null(col("code")), expression=exp.null()))))
+
+
+def stream_stage(stream: Stream) -> Stage:
+    per_window = [exp.alias_(filtered(exp.Sum(this=col("units")), in_window(w)),
+                             f"units_{window_suffix(w)}") for w in WINDOWS]
+    select = (exp.select(col("client_id"), col("key"), exp.alias_(exp.Min(this=col("age")), "age"),
+                         *per_window, exp.alias_(exp.Sum(this=col("value")), "value_total"))
+              .from_(stream_source(stream).subquery("s"))
+              .group_by(col("client_id"), col("key")))
+    return Stage(f"ind_stream_{stream.value}", select)
+
+
+# Stage 4: per profile.
+
+def _order_measure(family: Family, window: int | None) -> exp.Expr:
+    keep = col("counted") if family.keep is Keep.COUNTED else col("is_purchase")
+    if family.aggregate is Aggregate.COUNT:
+        aggregate: exp.Expr = exp.Count(this=exp.Star())
+    else:
+        aggregate = exp.Sum(this=col(family.measure or ""))
+    return exp.alias_(filtered(aggregate, and_(keep, in_window(window))),
+                      family.field(window))
+
+
+def profile_orders_stage() -> Stage:
+    measures = [_order_measure(f, w) for f in FAMILIES
+                if f.aggregate in (Aggregate.SUM, Aggregate.COUNT) for w in WINDOWS]
+    purchase = col("is_purchase")
+    last_key = exp.Tuple(expressions=[col("order_ts"), col("store_code"), col("order_number")])
+    select = (
+        exp.select(
+            col("client_id"), *measures,
+            exp.alias_(filtered(exp.Min(this=col("order_date")), purchase), "first_date"),
+            exp.alias_(filtered(exp.ArgMax(this=col("order_key"), expression=last_key),
+                                purchase.copy()), "last_order"),
+            exp.alias_(filtered(exp.Sum(this=col("amount")), col("fulfilled")), "ltv"))
+        .from_("ind_order_totals").group_by(col("client_id"))
+    )
+    return Stage("ind_profile_orders", select)
+
+
+def profile_stream_stage(stream: Stream, lists: bool, counts: bool, favorite: bool) -> Stage:
+    columns: list[exp.Expr] = [col("client_id")]
+    for window in WINDOWS:
+        suffix = window_suffix(window)
+        if counts:
+            columns.append(exp.alias_(filtered(exp.Count(this=exp.Star()), in_window(window)),
+                                      f"count_{suffix}"))
+        if lists:
+            units = col(f"units_{suffix}")
+            columns.append(exp.alias_(sorted_keys([exp.Neg(this=units)], col("key"),
+                                                  in_window(window)), f"list_{suffix}"))
+    if favorite:
+        ranking = exp.Tuple(expressions=[exp.Neg(this=col("units_total")),
+                                         exp.Neg(this=col("value_total")), col("key")])
+        columns.append(exp.alias_(exp.ArgMin(this=col("key"), expression=ranking), "favorite"))
+    select = (exp.select(*columns).from_(f"ind_stream_{stream.value}")
+              .group_by(col("client_id")))
+    return Stage(f"ind_profile_{stream.value}", select)
+
+
+def _clean_list(value: exp.Expr) -> exp.Expr:
+    """Distinct non-blank values, by name; [] when there are none."""
+    item = exp.to_identifier("v")
+    kept = exp.ArrayFilter(this=exp.ArrayDistinct(this=value), expression=exp.Lambda(
+        this=exp.Not(this=exp.Is(this=blank_to_null(exp.column(item.copy())),
+                                 expression=exp.null())), expressions=[item]))
+    return coalesce(exp.ArraySort(this=kept), empty_list())
+
+
+def _one_item_list(value: exp.Expr) -> exp.Expr:
+    return case((exp.Is(this=blank_to_null(value), expression=exp.null()), empty_list()),
+                default=exp.Array(expressions=[value.copy()]))
+
+
+def last_order_stage() -> Stage:
+    order_lists = {"payment_method": _clean_list(col("payment_method", "o")),
+                   "promo_codes": _clean_list(col("promo_codes", "o")),
+                   "delivery_type": _one_item_list(col("delivery_type", "o")),
+                   "store_code": _one_item_list(col("store_code", "o"))}
+    select = (
+        exp.select(col("client_id", "p"), exp.alias_(col("amount", "o"), "amount"),
+                   exp.alias_(col("order_date", "o"), "order_date"),
+                   *(exp.alias_(value, f"last_{name}") for name, value in order_lists.items()))
+        .from_(exp.table_("ind_profile_orders", alias="p"))
+        .join(exp.table_("ind_order_totals", alias="o"),
+              on=eq(col("order_key", "o"), col("last_order", "p")))
+    )
+    return Stage("ind_last", select)
+
+
+def last_lines_stage(stream: Stream) -> Stage:
+    source = stream_source(stream).subquery("s")
+    per_key = (exp.select(col("client_id", "s"), col("key", "s"),
+                          exp.alias_(exp.Sum(this=col("units", "s")), "units"))
+               .from_(source)
+               .join(exp.table_("ind_profile_orders", alias="p"),
+                     on=eq(col("last_order", "p"), col("order_key", "s")))
+               .group_by(col("client_id", "s"), col("key", "s")))
+    select = (exp.select(col("client_id"), exp.alias_(sorted_keys(
+                  [exp.Neg(this=col("units"))], col("key"), exp.true()), "keys"))
+              .from_(per_key.subquery("k")).group_by(col("client_id")))
+    return Stage(f"ind_last_{stream.value}", select)
+
+
+def streams_needed() -> dict[Stream, tuple[bool, bool, bool]]:
+    """Stream -> (lists, counts, favorite) that the catalog asks of it."""
+    needed: dict[Stream, tuple[bool, bool, bool]] = {}
+    for family in FAMILIES:
+        if family.stream is not None:
+            lists, counts, favorite = needed.get(family.stream, (False, False, False))
+            needed[family.stream] = (lists or family.aggregate is Aggregate.LIST,
+                                     counts or family.aggregate is Aggregate.DISTINCT, favorite)
+    for field in SINGLE_FIELDS:
+        if field.how is Single.FAVORITE and field.stream is not None:
+            lists, counts, _ = needed.get(field.stream, (False, False, False))
+            needed[field.stream] = (lists, counts, True)
+    return needed
+
+
+def last_lines_streams() -> list[Stream]:
+    return [f.stream for f in SINGLE_FIELDS if f.how is Single.LAST_LINES_LIST and f.stream]
+
+
+def stages(scope: Scope) -> list[Stage]:
+    """Every stage before the result, in order."""
+    built = [orders_stage(scope), lines_stage(scope), order_totals_stage(),
+             categories_stage(scope)]
+    needed = streams_needed()
+    built += [stream_stage(stream) for stream in needed]
+    built.append(profile_orders_stage())
+    built += [profile_stream_stage(stream, *asks) for stream, asks in needed.items()]
+    built.append(last_order_stage())
+    built += [last_lines_stage(stream) for stream in last_lines_streams()]
+    return built
+
+
+# Stage 5: the result.
+
+def family_named(name: str) -> Family:
+    return next(f for f in FAMILIES if f.name == name)
+
+
+def rfm_value(dimension: str, window: int | None, as_of: date) -> exp.Expr:
+    """R, F or M of a profile for a window, from `ind_profile_orders` (po) and `ind_last`
+    (last). R is the days since the last purchase, which is in every window holding one."""
+    if dimension == "R":
+        return days_between(col("order_date", "last"), date_lit(as_of))
+    return col(family_named("Purchases" if dimension == "F" else "Value").field(window), "po")
+
+
+def score(value: exp.Expr, points: dict[int, Decimal], lower_is_better: bool
+          ) -> exp.Expr:
+    """1 plus the number of cut points the value reaches."""
+    total: exp.Expr = lit(1)
+    for _, threshold in sorted(points.items()):
+        reached: exp.Expr = (exp.LTE if lower_is_better else exp.GTE)(
+            this=value.copy(), expression=lit(threshold))
+        total = exp.Add(this=total, expression=case((reached, lit(1)), default=lit(0)))
+    return total
+
+
+def rfm_code(window: int | None, cut_points: CutPoints, as_of: date) -> exp.Expr:
+    label = window_label(window)
+    digits = [cast(score(rfm_value(d, window, as_of), cut_points.get((label, d), {}), d == "R"),
+                   "VARCHAR") for d in "RFM"]
+    purchases = col(family_named("Purchases").field(window), "po")
+    return case((exp.GT(this=coalesce(purchases, lit(0)), expression=lit(0)),
+                 exp.Concat(expressions=digits)))
+
+
+def rfm_stage(scope: Scope, cut_points: CutPoints) -> Stage:
+    """Every window's RFM code, scored against `cut_points`."""
+    codes = [exp.alias_(rfm_code(w, cut_points, scope.as_of), f"rfm_{window_label(w)}")
+             for w in WINDOWS]
+    select = (exp.select(col("client_id", "po"), *codes)
+              .from_(exp.table_("ind_profile_orders", alias="po"))
+              .join(exp.table_("ind_last", alias="last"), on=on("po", "last", "client_id"),
+                    join_type="left"))
+    return Stage("ind_rfm", select)
+
+
+def _mapped(code: exp.Expr, patterns: Sequence[tuple[str, str]]) -> exp.Expr:
+    whens: list[tuple[exp.Expr, exp.Expr]] = [
+        (exp.Is(this=code.copy(), expression=exp.null()), lit("PROSPECTS"))]
+    whens += [(full_match(code.copy(), pattern), lit(name)) for name, pattern in patterns]
+    return case(*whens)
+
+
+def _windowed(family: Family, window: int | None) -> exp.Expr:
+    name = family.field(window)
+    suffix = window_suffix(window)
+    table = f"p_{family.stream.value}" if family.stream else "po"
+    match family.aggregate:
+        case Aggregate.SUM:
+            return cast(coalesce(col(name, "po"), lit(0)), AMOUNT)
+        case Aggregate.COUNT:
+            return cast(coalesce(col(name, "po"), lit(0)), "BIGINT")
+        case Aggregate.RATIO:
+            dividend, divisor = (family_named(n).field(window)
+                                 for n in family.ratio or ("", ""))
+            return exp.Div(this=cast(col(dividend, "po"), "DOUBLE"),
+                           expression=exp.Nullif(this=col(divisor, "po"), expression=lit(0)))
+        case Aggregate.DISTINCT:
+            return cast(coalesce(col(f"count_{suffix}", table), lit(0)), "BIGINT")
+        case Aggregate.LIST:
+            return coalesce(col(f"list_{suffix}", table), empty_list())
+        case Aggregate.RFM:
+            return col(f"rfm_{window_label(window)}", "rfm")
+
+
+def _single(field: SingleField, scope: Scope) -> exp.Expr:
+    as_of = date_lit(scope.as_of)
+    total_purchases = col(family_named("Purchases").field(None), "po")
+    match field.how:
+        case Single.FIRST_DATE:
+            return col("first_date", "po")
+        case Single.LAST_DATE:
+            return col("order_date", "last")
+        case Single.DAYS_SINCE_FIRST:
+            return cast(days_between(col("first_date", "po"), as_of), "BIGINT")
+        case Single.DAYS_SINCE_LAST:
+            return cast(days_between(col("order_date", "last"), as_of), "BIGINT")
+        case Single.LAST_AMOUNT:
+            return cast(col("amount", "last"), AMOUNT)
+        case Single.LAST_ORDER_LIST:
+            return coalesce(col(f"last_{field.column}", "last"), empty_list())
+        case Single.LAST_LINES_LIST:
+            stream = field.stream.value if field.stream else ""
+            return coalesce(col("keys", f"last_{stream}"), empty_list())
+        case Single.AVERAGE_DAYS:
+            span = cast(days_between(col("first_date", "po"), col("order_date", "last")),
+                        "DOUBLE")
+            return case((exp.GTE(this=total_purchases, expression=lit(2)),
+                         exp.Div(this=span, expression=exp.Paren(this=exp.Sub(
+                             this=total_purchases.copy(), expression=lit(1))))))
+        case Single.FAVORITE:
+            return col("favorite", f"p_{field.stream.value if field.stream else ''}")
+        case Single.LTV:
+            return cast(coalesce(col("ltv", "po"), lit(0)), AMOUNT)
+        case Single.RFM_GROUP | Single.RFM_SEGMENT:
+            patterns = scope.rfm_groups if field.how is Single.RFM_GROUP else scope.rfm_segments
+            return _mapped(col(f"rfm_{scope.rfm_window}", "rfm"), patterns)
+
+
+def result(scope: Scope) -> exp.Select:
+    """One row per profile (of `profiles`), `client_id` then every indicator in catalog
+    order."""
+    columns: list[exp.Expr] = [col("client_id", "pr")]
+    columns += [exp.alias_(_windowed(f, w), f.field(w), quoted=True)
+                for f in FAMILIES for w in WINDOWS]
+    columns += [exp.alias_(_single(s, scope), s.name, quoted=True)
+                for s in SINGLE_FIELDS]
+    select = (exp.select(*columns).from_(exp.table_("profiles", alias="pr"))
+              .join(exp.table_("ind_profile_orders", alias="po"),
+                    on=on("pr", "po", "client_id"), join_type="left")
+              .join(exp.table_("ind_last", alias="last"),
+                    on=on("pr", "last", "client_id"), join_type="left")
+              .join(exp.table_("ind_rfm", alias="rfm"),
+                    on=on("pr", "rfm", "client_id"), join_type="left"))
+    for stream in streams_needed():
+        alias = f"p_{stream.value}"
+        select = select.join(exp.table_(f"ind_profile_{stream.value}", alias=alias),
+                             on=on("pr", alias, "client_id"), join_type="left")
+    for stream in last_lines_streams():
+        alias = f"last_{stream.value}"
+        select = select.join(exp.table_(f"ind_last_{stream.value}", alias=alias),
+                             on=on("pr", alias, "client_id"), join_type="left")
+    return select.where(_one_profile(scope, "pr"))
+
+
+def cut_points_query(window: int | None, dimension: str, as_of: date) -> exp.Select:
+    """(score, threshold) for scores 2-5 of a window's population: each value's score is
+    1 + floor(5 × below / n), `below` the profiles with a strictly worse value; the threshold
+    of a score is the least good value reaching it."""
+    purchases = col(family_named("Purchases").field(window), "po")
+    value = rfm_value(dimension, window, as_of)
+    lower_is_better = dimension == "R"
+    population = (exp.select(exp.alias_(value, "v"))
+                  .from_(exp.table_("ind_profile_orders", alias="po"))
+                  .join(exp.table_("ind_last", alias="last"), on=on("po", "last", "client_id"))
+                  .where(exp.GT(this=coalesce(purchases, lit(0)), expression=lit(0))))
+    counts = (exp.select(col("v"), exp.alias_(exp.Count(this=exp.Star()), "c"))
+              .from_(population.subquery("pop")).group_by(col("v")))
+    worse_first = exp.Ordered(this=col("v"), desc=lower_is_better)
+    below = exp.Window(this=exp.Sum(this=col("c")), order=exp.Order(expressions=[worse_first]),
+                       spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED",
+                                           start_side="PRECEDING", end=lit(1),
+                                           end_side="PRECEDING"))
+    total = exp.Window(this=exp.Sum(this=col("c")))
+    scored = exp.select(
+        col("v"),
+        exp.alias_(exp.Add(this=lit(1), expression=exp.Floor(this=exp.Div(
+            this=exp.Mul(this=lit(5), expression=coalesce(below, lit(0))), expression=total))),
+            "score")).from_(counts.subquery("counts"))
+    best = exp.Max if lower_is_better else exp.Min
+    thresholds = [exp.alias_(filtered(best(this=col("v")),
+                                      exp.GTE(this=col("score"), expression=lit(k))), f"t{k}")
+                  for k in range(2, 6)]
+    return exp.select(*thresholds).from_(scored.subquery("scored"))
