@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clientela.cli import generate, identity, imports, instances, run
+from clientela.cli import export, generate, identity, imports, instances, run
 from clientela.cli.errors import GuardedGroup
 
 app = typer.Typer(
@@ -32,5 +32,6 @@ app.command("skip-day")(imports.skip_day)
 app.command("run")(run.run_command)
 app.command("generate")(generate.generate)
 app.add_typer(identity.app, name="identity")
+app.add_typer(export.app, name="export")
 app.command("profile")(identity.profile)
 app.command("forget")(identity.forget)
