@@ -1,9 +1,10 @@
-"""The docs are checked against the code: settings, CLI help and rejection codes.
+"""The docs are checked against the code: settings, CLI help, rejection codes and indicators.
 
 - every setting of `clientela.toml` has a row in docs/configuration.md, with its default;
 - every command, and every subcommand of a group (`clientela identity explain`), has a section in
   docs/cli.md whose help block is the current `--help` output;
-- every rejection code the importer can write is explained in docs/importing.md.
+- every rejection code the importer can write is explained in docs/importing.md;
+- every indicator family and single field of the catalog is listed in docs/indicators.md.
 
 When the CLI changes, regenerate the help blocks of docs/cli.md with either of
 
@@ -30,12 +31,14 @@ from typer.testing import CliRunner
 
 from clientela.cli.main import app
 from clientela.config.settings import Settings, toml_value
+from clientela.indicators.catalog import FAMILIES, SINGLE_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CONFIGURATION = DOCS / "configuration.md"
 CLI_REFERENCE = DOCS / "cli.md"
 IMPORTING = DOCS / "importing.md"
+INDICATORS = DOCS / "indicators.md"
 INGEST = ROOT / "src" / "clientela" / "ingest"
 
 HELP_ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
@@ -242,3 +245,18 @@ if __name__ == "__main__":
         sys.exit("usage: python -m tests.test_docs --write")
     write_cli_reference()
     print(f"rewrote the help blocks of {CLI_REFERENCE.relative_to(ROOT)}")
+
+
+# --- indicators -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("family", [f.name for f in FAMILIES])
+def test_every_indicator_family_is_documented(family: str) -> None:
+    text = INDICATORS.read_text("utf-8")
+    assert f"`{family}_W_Days`, `Total_{family}`" in text, (
+        f"docs/indicators.md does not list the {family} family")
+
+
+def test_every_single_field_is_documented() -> None:
+    text = INDICATORS.read_text("utf-8").replace("\n", " ")
+    missing = [f.name for f in SINGLE_FIELDS if f"`{f.name}`" not in text]
+    assert missing == [], f"docs/indicators.md does not list {missing}"

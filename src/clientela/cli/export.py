@@ -30,8 +30,9 @@ def profiles(
         "--recognized-only", help="Only profiles with a main identifier.")] = False,
     instance: InstanceOption = None,
 ) -> None:
-    """One row per profile: identifiers, attributes, tags, consents and every indicator of the
-    last run."""
+    """One row per profile: identifiers, attributes, consents and every indicator.
+
+    The indicators are the last run's (`clientela run`); lists are ##-joined in CSV."""
     target = open_instance(instance)
     con = analytics.connect(target)
     try:

@@ -55,8 +55,10 @@ def run_command(
     instance: InstanceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import what is pending, resolve identity, compute every indicator and RFM as of a date,
-    and publish them."""
+    """Import what is pending, then compute and publish every profile's indicators.
+
+    Resolves identity, computes every indicator and RFM as of the date, and publishes them in one
+    transaction: readers see the previous run or this one, never a mix."""
     target = open_instance(instance)
     day = _as_of(as_of)
     if as_json:
