@@ -35,16 +35,23 @@ demo: install
 	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela import $(DEMO_HOME)/files/resent --instance demo
 	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela status --instance demo
 	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela identity evaluate $(DEMO_HOME)/truth.csv --instance demo
+	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela run --as-of 2026-11-24 --instance demo
+	CLIENTELA_HOME=$(DEMO_HOME) $(BIN)/clientela export profiles --format csv --naming icommkt \
+		-o $(DEMO_HOME)/exports/profiles.csv --instance demo
 	@echo
 	@echo "Demo instance ready in $(DEMO_HOME)/demo:"
 	@echo "  analytics store   $(DEMO_HOME)/demo/analytics.duckdb (tables customers, orders, order_lines, order_line_categories;"
-	@echo "                    identity graph: identifiers, identity_links, identity_members, profiles)"
+	@echo "                    identity graph: identifiers, identity_links, identity_members, profiles;"
+	@echo "                    indicators: profile_indicators, indicator_runs, rfm_cut_points)"
+	@echo "  serving copy      $(DEMO_HOME)/demo/operational.sqlite (serving_profiles: one JSON per profile)"
+	@echo "  profiles export   $(DEMO_HOME)/exports/profiles.csv (ICOMMKT_ naming, lists ##-joined)"
 	@echo "  import reports    $(DEMO_HOME)/demo/reports/YYYYMMDD/*.report.json and *.rejects.csv"
 	@echo "  archived files    $(DEMO_HOME)/demo/archive/"
 	@echo "Try: export CLIENTELA_HOME=$(DEMO_HOME) CLIENTELA_INSTANCE=demo"
 	@echo "     $(BIN)/clientela profile user_id:WEB:W0000001"
 	@echo "     $(BIN)/clientela identity explain user_id:WEB:W0000001"
 	@echo "     $(BIN)/clientela identity review"
+	@echo "     $(BIN)/clientela run --as-of 2026-06-30   # a replay of a past day"
 
 bench: install
 	$(BIN)/python bench/import_bench.py

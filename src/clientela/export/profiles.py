@@ -11,7 +11,6 @@ and renamed into place, so an interrupted export leaves no half file.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -141,7 +140,7 @@ def export_profiles(con: duckdb.DuckDBPyConnection, settings: Settings, target: 
     try:
         con.execute(f"COPY ({query}) TO {literal(str(partial))} "
                     f"({COPY_OPTIONS[export_format]})")
-        os.replace(partial, target)
+        partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
     profiles = scalar(con, f"SELECT count(*) FROM {TABLE} JOIN profiles USING (client_id)"

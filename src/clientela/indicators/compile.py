@@ -54,7 +54,7 @@ from clientela.indicators.expressions import (
     is_in,
     lit,
     on,
-    sorted_keys,
+    ranked_ids,
 )
 
 ORDER_COLUMNS = ("store_code", "order_number", "user_id", "order_ts", "order_date",
@@ -152,9 +152,20 @@ def orders_stage(scope: Scope) -> Stage:
               on=eq(col("identifier", "m"), col("id", "i")))
         .where(and_(exp.LTE(this=col("order_date", "o"), expression=date_lit(scope.as_of)),
                     exp.Or(this=counted.copy(), expression=fulfilled.copy()),
-                    _one_profile(scope, "m")))
+                    _one_profile(scope, "m"), _profile_users(scope)))
     )
     return Stage("ind_orders", select)
+
+
+def _profile_users(scope: Scope) -> exp.Expr:
+    """For one profile, its customer ids: the orders are filtered before any join."""
+    if not scope.one_profile:
+        return exp.true()
+    users = (exp.select(col("value", "i")).from_(exp.table_("identifiers", alias="i"))
+             .join(exp.table_("identity_members", alias="m"),
+                   on=eq(col("identifier", "m"), col("id", "i")))
+             .where(and_(eq(col("type", "i"), lit("user_id")), _one_profile(scope, "m"))))
+    return exp.In(this=exp.Trim(this=col("user_id", "o")), query=users.subquery())
 
 
 def _one_profile(scope: Scope, table: str) -> exp.Expr:
@@ -162,29 +173,101 @@ def _one_profile(scope: Scope, table: str) -> exp.Expr:
             if scope.one_profile else exp.true())
 
 
+def _product(scope: Scope, lines: str) -> exp.Expr:
+    product: exp.Expr = col("item_code", lines)
+    if scope.parent_products:
+        product = coalesce(blank_to_null(col("parent_item_code", lines)), product)
+    return product
+
+
+LINE_KEYS = {Stream.PRODUCT: "product", Stream.BRAND: "brand", Stream.SELLER: "seller"}
+"""Streams whose keys are columns of the order lines."""
+
+
+RAW_TABLES = {"order_lines": "ind_raw_lines",
+              "order_line_categories": "ind_raw_categories"}
+
+
+def _raw(table: str, scope: Scope) -> str:
+    """The stored lines or categories; for one profile, those of its orders, read once."""
+    return RAW_TABLES[table] if scope.one_profile else table
+
+
+def raw_stages(scope: Scope) -> list[Stage]:
+    """For one profile: its lines and categories, so that later stages scan them, not the
+    whole tables."""
+    if not scope.one_profile:
+        return []
+    pool = exp.In(this=exp.Tuple(expressions=[col("store_code"), col("order_number")]),
+                  query=exp.select(col("store_code"), col("order_number")).from_("ind_orders")
+                  .subquery())
+    return [Stage(name, exp.select(exp.Star()).from_(table).where(pool.copy()))
+            for table, name in RAW_TABLES.items()]
+
+
+def _raw_keys(stream: Stream, scope: Scope) -> exp.Select:
+    """Every key the stream can name, from the stored rows."""
+    day = exp.LTE(this=col("batch_day"), expression=date_lit(scope.as_of))
+    if stream in LINE_KEYS:
+        lines = _raw("order_lines", scope)
+        key = (_product(scope, lines) if stream is Stream.PRODUCT
+               else blank_to_null(col(stream.value, lines)))
+        return exp.select(exp.alias_(key, "key")).from_(lines).where(day)
+    if stream is Stream.CATEGORY:
+        return (exp.select(exp.alias_(col("category"), "key"))
+                .from_(_raw("order_line_categories", scope)).where(day))
+    if stream is Stream.STORE:
+        return exp.select(exp.alias_(col("store_code"), "key")).from_("ind_orders")
+    codes = exp.select(exp.alias_(exp.Explode(this=col("promo_codes")), "code")).from_(
+        "ind_orders")
+    return exp.select(exp.alias_(blank_to_null(col("code")), "key")).from_(codes.subquery("p"))
+
+
+def keys_stage(stream: Stream, scope: Scope) -> Stage:
+    """The stream's distinct keys numbered in name order, so that the stages carry, group and
+    sort integers, and "then by name" is "then by id"."""
+    distinct = (exp.select(col("key")).distinct()
+                .from_(_raw_keys(stream, scope).subquery("r"))
+                .where(exp.Not(this=exp.Is(this=col("key"), expression=exp.null()))))
+    number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[
+        exp.Ordered(this=col("key"))]))
+    select = exp.select(col("key"), exp.alias_(cast(exp.Sub(this=number, expression=lit(1)),
+                                                    "INTEGER"), "key_id")
+                        ).from_(distinct.subquery("d"))
+    return Stage(f"ind_keys_{stream.value}", select)
+
+
+def _line_key(order_key: exp.Expr, line_number: exp.Expr) -> exp.Expr:
+    """One integer per order line: joins on it are joins on one column."""
+    return exp.Add(this=exp.Mul(this=order_key, expression=lit(2**20)), expression=line_number)
+
+
 def lines_stage(scope: Scope) -> Stage:
     quantity = col("quantity", "l")
     units = case((exp.LT(this=col("amount", "o"), expression=lit(0)),
                   exp.Neg(this=exp.Abs(this=quantity))), default=quantity.copy())
-    product: exp.Expr = col("item_code", "l")
-    if scope.parent_products:
-        product = coalesce(blank_to_null(col("parent_item_code", "l")), product)
     select = (
         exp.select(
             col("client_id", "o"), col("order_key", "o"), col("age", "o"),
-            col("is_purchase", "o"), col("store_code", "o"), col("order_number", "o"),
-            col("line_number", "l"), exp.alias_(units, "units"),
-            exp.alias_(exp.Mul(this=col("quantity", "l"), expression=col("price", "l")),
-                       "value"),
-            exp.alias_(product, "product"),
-            exp.alias_(blank_to_null(col("brand", "l")), "brand"),
-            exp.alias_(blank_to_null(col("seller", "l")), "seller"))
-        .from_(exp.table_("order_lines", alias="l"))
+            col("is_purchase", "o"),
+            exp.alias_(_line_key(col("order_key", "o"), col("line_number", "l")), "line_key"),
+            exp.alias_(units, "units"),
+            exp.alias_(cast(exp.Mul(this=col("quantity", "l"), expression=col("price", "l")),
+                            "DECIMAL(18, 4)"), "value"),
+            *(exp.alias_(col("key_id", f"k_{name}"), f"{name}_id")
+              for name in LINE_KEYS.values()))
+        .from_(exp.table_(_raw("order_lines", scope), alias="l"))
         .join(exp.table_("ind_orders", alias="o"),
               on=on("o", "l", "store_code", "order_number"))
-        .where(and_(col("counted", "o"),
-                    exp.LTE(this=col("batch_day", "l"), expression=date_lit(scope.as_of))))
     )
+    for stream, name in LINE_KEYS.items():
+        key = (_product(scope, "l") if stream is Stream.PRODUCT
+               else blank_to_null(col(name, "l")))
+        select = select.join(exp.table_(f"ind_keys_{stream.value}", alias=f"k_{name}"),
+                             on=eq(col("key", f"k_{name}"), key), join_type="left")
+    select = select.where(and_(
+        col("counted", "o"),
+        exp.LTE(this=col("batch_day", "l"), expression=date_lit(scope.as_of))))
     return Stage("ind_lines", select)
 
 
@@ -195,20 +278,28 @@ def order_totals_stage() -> Stage:
     select = (
         exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("o")),
                    exp.alias_(coalesce(col("units", "t"), lit(0)), "units"),
-                   exp.alias_(coalesce(col("value", "t"), lit(0)), "value"))
+                   exp.alias_(coalesce(col("value", "t"), lit(0)), "value"),
+                   exp.alias_(col("key_id", "k"), "store_id"))
         .from_(exp.table_("ind_orders", alias="o"))
         .join(per_order.subquery("t"), on=on("o", "t", "order_key"), join_type="left")
+        .join(exp.table_(f"ind_keys_{Stream.STORE.value}", alias="k"),
+              on=eq(col("key", "k"), col("store_code", "o")), join_type="left")
     )
     return Stage("ind_order_totals", select)
 
 
 def categories_stage(scope: Scope) -> Stage:
+    line_key = _line_key(col("order_key", "o"), col("line_number", "c"))
     select = (
         exp.select(col("client_id", "l"), col("order_key", "l"), col("age", "l"),
-                   col("units", "l"), col("value", "l"), exp.alias_(col("category", "c"), "key"))
-        .from_(exp.table_("order_line_categories", alias="c"))
-        .join(exp.table_("ind_lines", alias="l"),
-              on=on("l", "c", "store_code", "order_number", "line_number"))
+                   col("units", "l"), col("value", "l"),
+                   exp.alias_(col("key_id", "k"), "key_id"))
+        .from_(exp.table_(_raw("order_line_categories", scope), alias="c"))
+        .join(exp.table_("ind_orders", alias="o"),
+              on=on("o", "c", "store_code", "order_number"))
+        .join(exp.table_("ind_lines", alias="l"), on=eq(col("line_key", "l"), line_key))
+        .join(exp.table_(f"ind_keys_{Stream.CATEGORY.value}", alias="k"),
+              on=eq(col("key", "k"), col("category", "c")))
         .where(and_(col("is_purchase", "l"),
                     exp.LTE(this=col("batch_day", "c"), expression=date_lit(scope.as_of))))
     )
@@ -218,33 +309,35 @@ def categories_stage(scope: Scope) -> Stage:
 # Stage 3: key streams.
 
 def stream_source(stream: Stream) -> exp.Select:
-    """(client_id, order_key, age, units, value, key) for every purchase naming a key."""
+    """(client_id, order_key, age, units, value, key_id) for every purchase naming a key."""
     facts = [col("client_id"), col("order_key"), col("age"), col("units"), col("value")]
     if stream is Stream.CATEGORY:
-        return exp.select(*facts, col("key")).from_("ind_categories")
-    if stream in (Stream.PRODUCT, Stream.BRAND, Stream.SELLER):
-        key = col(stream.value)
-        return (exp.select(*facts, exp.alias_(key, "key")).from_("ind_lines")
+        return exp.select(*facts, col("key_id")).from_("ind_categories")
+    if stream in LINE_KEYS:
+        key = col(f"{LINE_KEYS[stream]}_id")
+        return (exp.select(*facts, exp.alias_(key, "key_id")).from_("ind_lines")
                 .where(and_(col("is_purchase"), exp.Not(this=exp.Is(this=key.copy(),
                                                                       expression=exp.null())))))
     if stream is Stream.STORE:
-        return (exp.select(*facts, exp.alias_(col("store_code"), "key"))
+        return (exp.select(*facts, exp.alias_(col("store_id"), "key_id"))
                 .from_("ind_order_totals").where(col("is_purchase")))
     codes = (exp.select(*facts, exp.alias_(exp.Explode(this=exp.ArrayDistinct(
                  this=col("promo_codes"))), "code"))
              .from_("ind_order_totals").where(col("is_purchase")))
-    return (exp.select(*facts, exp.alias_(blank_to_null(col("code")), "key"))
-            .from_(codes.subquery("p")).where(exp.Not(this=exp.Is(
-                this=blank_to_null(col("code")), expression=exp.null()))))
+    return (exp.select(*(col(f.name, "p") for f in facts), col("key_id", "k"))
+            .from_(codes.subquery("p"))
+            .join(exp.table_(f"ind_keys_{Stream.PROMO_CODE.value}", alias="k"),
+                  on=eq(col("key", "k"), blank_to_null(col("code", "p")))))
 
 
 def stream_stage(stream: Stream) -> Stage:
     per_window = [exp.alias_(filtered(exp.Sum(this=col("units")), in_window(w)),
                              f"units_{window_suffix(w)}") for w in WINDOWS]
-    select = (exp.select(col("client_id"), col("key"), exp.alias_(exp.Min(this=col("age")), "age"),
-                         *per_window, exp.alias_(exp.Sum(this=col("value")), "value_total"))
+    select = (exp.select(col("client_id"), col("key_id"),
+                         exp.alias_(exp.Min(this=col("age")), "age"), *per_window,
+                         exp.alias_(exp.Sum(this=col("value")), "value_total"))
               .from_(stream_source(stream).subquery("s"))
-              .group_by(col("client_id"), col("key")))
+              .group_by(col("client_id"), col("key_id")))
     return Stage(f"ind_stream_{stream.value}", select)
 
 
@@ -285,13 +378,13 @@ def profile_stream_stage(stream: Stream, lists: bool, counts: bool, favorite: bo
             columns.append(exp.alias_(filtered(exp.Count(this=exp.Star()), in_window(window)),
                                       f"count_{suffix}"))
         if lists:
-            units = col(f"units_{suffix}")
-            columns.append(exp.alias_(sorted_keys([exp.Neg(this=units)], col("key"),
-                                                  in_window(window)), f"list_{suffix}"))
+            columns.append(exp.alias_(ranked_ids(col(f"units_{suffix}"), col("key_id"),
+                                                 in_window(window)), f"list_{suffix}"))
     if favorite:
         ranking = exp.Tuple(expressions=[exp.Neg(this=col("units_total")),
-                                         exp.Neg(this=col("value_total")), col("key")])
-        columns.append(exp.alias_(exp.ArgMin(this=col("key"), expression=ranking), "favorite"))
+                                         exp.Neg(this=col("value_total")), col("key_id")])
+        columns.append(exp.alias_(exp.ArgMin(this=col("key_id"), expression=ranking),
+                                  "favorite"))
     select = (exp.select(*columns).from_(f"ind_stream_{stream.value}")
               .group_by(col("client_id")))
     return Stage(f"ind_profile_{stream.value}", select)
@@ -329,14 +422,14 @@ def last_order_stage() -> Stage:
 
 def last_lines_stage(stream: Stream) -> Stage:
     source = stream_source(stream).subquery("s")
-    per_key = (exp.select(col("client_id", "s"), col("key", "s"),
+    per_key = (exp.select(col("client_id", "s"), col("key_id", "s"),
                           exp.alias_(exp.Sum(this=col("units", "s")), "units"))
                .from_(source)
                .join(exp.table_("ind_profile_orders", alias="p"),
                      on=eq(col("last_order", "p"), col("order_key", "s")))
-               .group_by(col("client_id", "s"), col("key", "s")))
-    select = (exp.select(col("client_id"), exp.alias_(sorted_keys(
-                  [exp.Neg(this=col("units"))], col("key"), exp.true()), "keys"))
+               .group_by(col("client_id", "s"), col("key_id", "s")))
+    select = (exp.select(col("client_id"), exp.alias_(ranked_ids(
+                  col("units"), col("key_id"), exp.true()), "keys"))
               .from_(per_key.subquery("k")).group_by(col("client_id")))
     return Stage(f"ind_last_{stream.value}", select)
 
@@ -356,15 +449,21 @@ def streams_needed() -> dict[Stream, tuple[bool, bool, bool]]:
     return needed
 
 
+def key_streams() -> list[Stream]:
+    """Every stream, in a fixed order: each gets a dictionary of its keys."""
+    return list(Stream)
+
+
 def last_lines_streams() -> list[Stream]:
     return [f.stream for f in SINGLE_FIELDS if f.how is Single.LAST_LINES_LIST and f.stream]
 
 
 def stages(scope: Scope) -> list[Stage]:
     """Every stage before the result, in order."""
-    built = [orders_stage(scope), lines_stage(scope), order_totals_stage(),
-             categories_stage(scope)]
     needed = streams_needed()
+    built = [orders_stage(scope), *raw_stages(scope),
+             *(keys_stage(s, scope) for s in key_streams()),
+             lines_stage(scope), order_totals_stage(), categories_stage(scope)]
     built += [stream_stage(stream) for stream in needed]
     built.append(profile_orders_stage())
     built += [profile_stream_stage(stream, *asks) for stream, asks in needed.items()]
@@ -442,7 +541,8 @@ def _windowed(family: Family, window: int | None) -> exp.Expr:
         case Aggregate.DISTINCT:
             return cast(coalesce(col(f"count_{suffix}", table), lit(0)), "BIGINT")
         case Aggregate.LIST:
-            return coalesce(col(f"list_{suffix}", table), empty_list())
+            return coalesce(col(f"list_{suffix}", table), cast(exp.Array(expressions=[]),
+                                                               "BIGINT[]"))
         case Aggregate.RFM:
             return col(f"rfm_{window_label(window)}", "rfm")
 
@@ -465,7 +565,8 @@ def _single(field: SingleField, scope: Scope) -> exp.Expr:
             return coalesce(col(f"last_{field.column}", "last"), empty_list())
         case Single.LAST_LINES_LIST:
             stream = field.stream.value if field.stream else ""
-            return coalesce(col("keys", f"last_{stream}"), empty_list())
+            return coalesce(col("keys", f"last_{stream}"), cast(exp.Array(expressions=[]),
+                                                                "BIGINT[]"))
         case Single.AVERAGE_DAYS:
             span = cast(days_between(col("first_date", "po"), col("order_date", "last")),
                         "DOUBLE")
@@ -536,3 +637,54 @@ def cut_points_query(window: int | None, dimension: str, as_of: date) -> exp.Sel
                                       exp.GTE(this=col("score"), expression=lit(k))), f"t{k}")
                   for k in range(2, 6)]
     return exp.select(*thresholds).from_(scored.subquery("scored"))
+
+
+# Key ids back to names.
+
+def _id_streams() -> list[Stream]:
+    """Streams whose keys the result holds as ids: lists, favorites, last purchase lines."""
+    needed = streams_needed()
+    return [s for s in key_streams() if s in last_lines_streams()
+            or (s in needed and (needed[s][0] or needed[s][2]))]
+
+
+def keys_select() -> exp.Expr:
+    """(stream, key_id, key) of every stream the result refers to by id."""
+    parts = [exp.select(exp.alias_(lit(s.value), "stream"), col("key_id"), col("key"))
+             .from_(f"ind_keys_{s.value}") for s in _id_streams()]
+    union: exp.Expr = parts[0]
+    for part in parts[1:]:
+        union = exp.union(union, part, distinct=False)
+    return union
+
+
+def decoded(values: str, keys: str) -> exp.Select:
+    """The result with key ids replaced by names, column for column: what readers see."""
+    item = exp.to_identifier("i")
+
+    def name_of(stream: Stream, key_id: exp.Expr) -> exp.Expr:
+        names = col("names", f"d_{stream.value}")
+        return exp.Bracket(this=names, expressions=[exp.Add(this=key_id, expression=lit(1))])
+
+    columns: list[exp.Expr] = [col("client_id", "v")]
+    for family, window in ((f, w) for f in FAMILIES for w in WINDOWS):
+        value: exp.Expr = col(family.field(window), "v")
+        if family.aggregate is Aggregate.LIST and family.stream:
+            value = exp.Transform(this=value, expression=exp.Lambda(
+                this=name_of(family.stream, exp.column(item.copy())), expressions=[item]))
+        columns.append(exp.alias_(value, family.field(window), quoted=True))
+    for field in SINGLE_FIELDS:
+        value = col(field.name, "v")
+        if field.how is Single.FAVORITE and field.stream:
+            value = name_of(field.stream, value)
+        elif field.how is Single.LAST_LINES_LIST and field.stream:
+            value = exp.Transform(this=value, expression=exp.Lambda(
+                this=name_of(field.stream, exp.column(item.copy())), expressions=[item]))
+        columns.append(exp.alias_(value, field.name, quoted=True))
+    select = exp.select(*columns).from_(exp.table_(values, alias="v"))
+    for stream in _id_streams():
+        names = (exp.select(exp.alias_(exp.ArrayAgg(this=exp.Order(
+                     this=col("key"), expressions=[exp.Ordered(this=col("key_id"))])), "names"))
+                 .from_(keys).where(eq(col("stream"), lit(stream.value))))
+        select = select.join(names.subquery(f"d_{stream.value}"), join_type="cross")
+    return select

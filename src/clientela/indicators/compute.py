@@ -18,12 +18,20 @@ from clientela.indicators.compile import (
     Scope,
     Stage,
     cut_points_query,
+    decoded,
+    keys_select,
     result,
     rfm_stage,
     stages,
 )
 
 DIALECT = "duckdb"
+VALUES_TABLE = "indicator_values"
+"""The last run, lists and favorites as key ids (a tenth of the bytes of the names)."""
+KEYS_TABLE = "indicator_keys"
+"""(stream, key_id, key) of the last run."""
+VIEW = "profile_indicators"
+"""What readers query: `indicator_values` with names."""
 
 StageHook = Callable[[str], None]
 FrozenCutPoints = tuple[tuple[tuple[str, str], tuple[tuple[int, Decimal], ...]], ...]
@@ -50,6 +58,11 @@ def _rendered_rfm(scope: Scope, cut_points: FrozenCutPoints) -> tuple[str, str]:
 @lru_cache(maxsize=16)
 def _rendered_result(scope: Scope) -> str:
     return result(scope).sql(DIALECT)
+
+
+@lru_cache(maxsize=4)
+def _rendered_decoded(values: str, keys: str) -> str:
+    return decoded(values, keys).sql(DIALECT)
 
 
 def _rendered(stage: Stage) -> tuple[str, str]:
@@ -83,9 +96,10 @@ def cut_points_of_population(con: duckdb.DuckDBPyConnection, scope: Scope) -> Cu
     return points
 
 
-def compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, table: str,
+def compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
             on_stage: StageHook | None = None) -> CutPoints:
-    """Every profile's indicators as of `as_of` into `table` (replaced); the cut points used."""
+    """Every profile's indicators as of `as_of` into `indicator_values` and `indicator_keys`
+    (replaced; readers query the view `profile_indicators`); the cut points used."""
     scope = Scope.of(settings, as_of)
     _run(con, _rendered_stages(scope), {}, on_stage)
     if on_stage:
@@ -94,7 +108,10 @@ def compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, tab
     _run(con, (_rendered_rfm(scope, _frozen(cut_points)),), {}, None)
     if on_stage:
         on_stage("result")
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS {_rendered_result(scope)}")
+    con.execute(f"CREATE OR REPLACE TABLE {VALUES_TABLE} AS {_rendered_result(scope)}")
+    con.execute(f"CREATE OR REPLACE TABLE {KEYS_TABLE} AS {keys_select().sql(DIALECT)}")
+    con.execute(f"CREATE OR REPLACE VIEW {VIEW} AS "
+                f"{_rendered_decoded(VALUES_TABLE, KEYS_TABLE)}")
     # On failure the stages stay until the connection closes: a statement in an aborted
     # transaction would only hide the error.
     _drop(con, scope)
@@ -102,9 +119,9 @@ def compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, tab
 
 
 def compute_indicators(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
-    """Every profile's indicators into `profile_indicators`; the number of profiles."""
-    compute(con, settings, as_of, "profile_indicators")
-    row = con.execute("SELECT count(*) FROM profile_indicators").fetchone()
+    """Every profile's indicators (`profile_indicators`); the number of profiles."""
+    compute(con, settings, as_of)
+    row = con.execute(f"SELECT count(*) FROM {VALUES_TABLE}").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -116,8 +133,12 @@ def compute_one(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
     params = {"client_id": client_id}
     _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), params,
          None)
-    cursor = con.execute(_rendered_result(scope), params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one AS {_rendered_result(scope)}", params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one_keys AS {keys_select().sql(DIALECT)}")
+    cursor = con.execute(_rendered_decoded("ind_one", "ind_one_keys"))
     names = [d[0] for d in cursor.description or ()]
     row = cursor.fetchone()
     _drop(con, scope)
+    con.execute("DROP TABLE ind_one")
+    con.execute("DROP TABLE ind_one_keys")
     return dict(zip(names, row, strict=True)) if row else None

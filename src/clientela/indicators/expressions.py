@@ -71,19 +71,26 @@ def empty_list() -> exp.Expr:
     return cast(exp.Array(expressions=[]), "VARCHAR[]")
 
 
-def sorted_keys(sort_keys: list[exp.Expr], key: exp.Expr,
-                condition: exp.Expr) -> exp.Expr:
-    """The keys of the group, ordered by `sort_keys` (ascending) then by the key itself:
-    a list of structs sorted and projected, which every engine can do (unlike ordered
-    aggregates, which Spark lacks)."""
-    fields = [exp.PropertyEQ(this=exp.to_identifier(f"s{i}"), expression=s)
-              for i, s in enumerate(sort_keys)]
-    fields.append(exp.PropertyEQ(this=exp.to_identifier("k"), expression=key))
-    gathered = filtered(exp.ArrayAgg(this=exp.Struct(expressions=fields)), condition)
-    item = exp.to_identifier("x")
-    return exp.Transform(this=exp.ArraySort(this=gathered), expression=exp.Lambda(
-        this=exp.Dot(this=item.copy(), expression=exp.to_identifier("k")), expressions=[item]))
-
-
 def full_match(value: exp.Expr, pattern: str) -> exp.Expr:
     return exp.RegexpLike(this=value, expression=lit(f"^(?:{pattern})$"))
+
+
+KEY_BITS = 25
+"""Key ids take the low bits of a packed sort value (33 million keys per stream)."""
+UNITS_OFFSET = 2**37
+"""Units in hundredths, shifted positive: most units sort first, any sign."""
+
+
+def ranked_ids(units: exp.Expr, key_id: exp.Expr, condition: exp.Expr) -> exp.Expr:
+    """The key ids of the group, most units first, then by id (ids follow the keys' names):
+    one BIGINT per key packs both, so the sort is over plain integers."""
+    cents = cast(exp.Mul(this=units, expression=lit(100)), "BIGINT")
+    packed = exp.Add(
+        this=exp.Mul(this=exp.Paren(this=exp.Sub(this=lit(UNITS_OFFSET), expression=cents)),
+                     expression=lit(2**KEY_BITS)),
+        expression=key_id)
+    gathered = filtered(exp.ArrayAgg(this=packed), condition)
+    item = exp.to_identifier("x")
+    return exp.Transform(this=exp.ArraySort(this=gathered), expression=exp.Lambda(
+        this=exp.Mod(this=exp.column(item.copy()), expression=lit(2**KEY_BITS)),
+        expressions=[item]))

@@ -8,9 +8,10 @@ from typing import Any
 
 import duckdb
 
+from clientela.indicators.compute import VALUES_TABLE, VIEW
 from clientela.ingest.sql import scalar
 
-TABLE = "profile_indicators"
+TABLE = VIEW
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,8 @@ class Indicators:
 
 
 def has_run(con: duckdb.DuckDBPyConnection) -> bool:
-    return scalar(con, "SELECT count(*) FROM duckdb_tables() "
-                       f"WHERE table_name = '{TABLE}' AND NOT temporary") > 0
+    return scalar(con, "SELECT count(*) FROM duckdb_views() "
+                       f"WHERE view_name = '{VIEW}' AND NOT temporary") > 0
 
 
 def indicators_of(con: duckdb.DuckDBPyConnection, client_id: int) -> Indicators | None:
@@ -45,4 +46,4 @@ def indicators_of(con: duckdb.DuckDBPyConnection, client_id: int) -> Indicators 
 def erase_indicators(con: duckdb.DuckDBPyConnection, client_id: int) -> None:
     """An erased person keeps no computed indicators (the serving copy: `unpublish`)."""
     if has_run(con):
-        con.execute(f"DELETE FROM {TABLE} WHERE client_id = ?", [client_id])
+        con.execute(f"DELETE FROM {VALUES_TABLE} WHERE client_id = ?", [client_id])

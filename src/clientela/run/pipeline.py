@@ -19,6 +19,7 @@ import duckdb
 from clientela.config import Instance
 from clientela.indicators.compile import CutPoints
 from clientela.indicators.compute import compute
+from clientela.indicators.published import has_run
 from clientela.ingest.importer import ImportProgress, ImportResult, QuietProgress, run_import
 from clientela.ingest.sql import scalar
 from clientela.serving.publish import publish
@@ -68,7 +69,7 @@ def run(instance: Instance, as_of: date | None = None,
         with transaction(con):
             outcome = _compute(con, instance, as_of, started, imported, progress)
         outcome.segments = [(str(name), int(n)) for name, n in con.execute(
-            'SELECT "RFM_Segment", count(*) FROM profile_indicators GROUP BY 1 '
+            'SELECT "RFM_Segment", count(*) FROM indicator_values GROUP BY 1 '
             "ORDER BY 2 DESC, 1").fetchall()]
         progress.stage("publishing")
         progress.publishing(outcome.profiles)
@@ -85,23 +86,22 @@ def run(instance: Instance, as_of: date | None = None,
 def _compute(con: duckdb.DuckDBPyConnection, instance: Instance, as_of: date,
              started: datetime, imported: ImportResult, progress: RunProgress) -> RunResult:
     run_id = scalar(con, "SELECT coalesce(max(run_id), 0) + 1 FROM indicator_runs")
-    had_run = scalar(con, "SELECT count(*) FROM duckdb_tables() "
-                          "WHERE table_name = 'profile_indicators' AND NOT temporary") > 0
+    had_run = has_run(con)
     con.execute("CREATE OR REPLACE TEMP TABLE previous_segments (client_id BIGINT, "
                 "segment VARCHAR)")
     if had_run:
         con.execute('INSERT INTO previous_segments SELECT client_id, "RFM_Segment" '
-                    "FROM profile_indicators")
-    cut_points = compute(con, instance.settings, as_of, "profile_indicators",
+                    "FROM indicator_values")
+    cut_points = compute(con, instance.settings, as_of,
                          on_stage=lambda name: progress.stage(_label(name)))
     _store_cut_points(con, run_id, cut_points)
     outcome = RunResult(run_id, as_of, imported)
-    outcome.profiles = scalar(con, "SELECT count(*) FROM profile_indicators")
+    outcome.profiles = scalar(con, "SELECT count(*) FROM indicator_values")
     outcome.segment_changes = scalar(con, """
-        SELECT count(*) FROM profile_indicators p JOIN previous_segments s USING (client_id)
+        SELECT count(*) FROM indicator_values p JOIN previous_segments s USING (client_id)
         WHERE p."RFM_Segment" IS DISTINCT FROM s.segment""")
     outcome.new_profiles = scalar(con, """
-        SELECT count(*) FROM profile_indicators p ANTI JOIN previous_segments s
+        SELECT count(*) FROM indicator_values p ANTI JOIN previous_segments s
         USING (client_id)""")
     con.execute("INSERT INTO indicator_runs VALUES (?, ?, ?, ?, ?, ?)",
                 [run_id, as_of, started, datetime.now(UTC), outcome.profiles,
