@@ -56,6 +56,7 @@ demo: install
 bench: install
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/identity_bench.py
+	$(BIN)/python bench/indicators_bench.py
 
 clean:
 	rm -rf $(VENV) .cache demo-data bench/data .pytest_cache .mypy_cache .ruff_cache

@@ -539,7 +539,7 @@ def test_engine_names_are_the_reference_names() -> None:
     assert catalog_indicator_names() == indicator_names()
 
 
-ENGINE = settings(max_examples=15, deadline=None,
+ENGINE = settings(max_examples=12, deadline=None,
                   suppress_health_check=[HealthCheck.function_scoped_fixture,
                                          HealthCheck.too_slow])
 """Each example imports two days into a new instance and runs the engine (about 2 s)."""

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from clientela.config import Settings
 from clientela.indicators.catalog import WINDOWS, window_label
@@ -45,14 +46,28 @@ def _frozen(cut_points: CutPoints) -> FrozenCutPoints:
 # Rendering the catalog takes longer than running it on one profile: each scope is rendered
 # once per process (the as-of date changes daily, the settings rarely).
 @lru_cache(maxsize=16)
-def _rendered_stages(scope: Scope) -> tuple[tuple[str, str], ...]:
-    return tuple(_rendered(stage) for stage in stages(scope))
+def _rendered_stages(scope: Scope) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(table, SQL, stages no longer needed once it is made) for every stage: each is dropped
+    after its last reader, so a large run holds only what is still to be read."""
+    built = stages(scope)
+    final = rfm_stage(scope, {}).select, cut_points_query(None, "R", scope.as_of), \
+        result(scope), keys_select()
+    kept = {t.name for expression in final for t in expression.find_all(exp.Table)}
+    last_reader: dict[str, int] = {}
+    for index, stage in enumerate(built):
+        for table in stage.select.find_all(exp.Table):
+            last_reader[table.name] = index
+    return tuple(
+        (*_rendered(stage), tuple(t for t, last in last_reader.items()
+                                  if last == index and t.startswith("ind_") and t not in kept))
+        for index, stage in enumerate(built))
 
 
 @lru_cache(maxsize=16)
-def _rendered_rfm(scope: Scope, cut_points: FrozenCutPoints) -> tuple[str, str]:
+def _rendered_rfm(scope: Scope, cut_points: FrozenCutPoints
+                  ) -> tuple[str, str, tuple[str, ...]]:
     points: CutPoints = {key: dict(values) for key, values in cut_points}
-    return _rendered(rfm_stage(scope, points))
+    return (*_rendered(rfm_stage(scope, points)), ())
 
 
 @lru_cache(maxsize=16)
@@ -69,17 +84,19 @@ def _rendered(stage: Stage) -> tuple[str, str]:
     return stage.table, stage.select.sql(DIALECT)
 
 
-def _run(con: duckdb.DuckDBPyConnection, rendered: tuple[tuple[str, str], ...],
+def _run(con: duckdb.DuckDBPyConnection, rendered: tuple[tuple[str, str, tuple[str, ...]], ...],
          params: dict[str, Any], on_stage: StageHook | None) -> None:
-    for table, sql in rendered:
+    for table, sql, done_with in rendered:
         if on_stage:
             on_stage(table)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}",
                     params if "$client_id" in sql else None)
+        for finished in done_with:
+            con.execute(f"DROP TABLE temp.{finished}")
 
 
 def _drop(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
-    for table, _ in (*_rendered_stages(scope), ("ind_rfm", "")):
+    for table, _, _ in (*_rendered_stages(scope), ("ind_rfm", "", ())):
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
@@ -101,6 +118,18 @@ def compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
     """Every profile's indicators as of `as_of` into `indicator_values` and `indicator_keys`
     (replaced; readers query the view `profile_indicators`); the cut points used."""
     scope = Scope.of(settings, as_of)
+    # No stage relies on row order (lists are sorted explicitly); without it DuckDB needs far
+    # less memory for large statements.
+    # Restored on success only: after a failure the transaction is aborted and the caller
+    # closes the connection.
+    con.execute("SET preserve_insertion_order = false")
+    cut_points = _compute(con, scope, on_stage)
+    con.execute("SET preserve_insertion_order = true")
+    return cut_points
+
+
+def _compute(con: duckdb.DuckDBPyConnection, scope: Scope, on_stage: StageHook | None
+             ) -> CutPoints:
     _run(con, _rendered_stages(scope), {}, on_stage)
     if on_stage:
         on_stage("rfm")
