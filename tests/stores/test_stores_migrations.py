@@ -223,9 +223,9 @@ def test_older_operational_store_is_upgraded_in_place(
 
     ops = operational.connect(instance)
     try:
-        assert ops.execute("PRAGMA user_version").fetchall() == [(2,)]
+        assert ops.execute("PRAGMA user_version").fetchall() == [(len(OPERATIONAL) + 1,)]
         assert ops.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall(
-            ) == [(1, "initial"), (2, "loyalty")]
+            ) == [*OPERATIONAL, (len(OPERATIONAL) + 1, "loyalty")]
         assert ops.execute("SELECT started_at, outcome, host FROM import_runs").fetchall() == [
             ("2025-01-01", "succeeded", None)]
         assert ops.execute("SELECT count(*) FROM api_keys").fetchall() == [(0,)]
