@@ -20,7 +20,9 @@ from typer.testing import CliRunner, Result
 from clientela.cli.main import app
 from clientela.config import Instance, create_instance, open_instance
 from clientela.generate import generate_retailer
+from clientela.indicators import compute
 from clientela.indicators.catalog import indicator_names
+from clientela.indicators.compile import Parts
 from clientela.indicators.compute import compute_one
 from clientela.ingest.importer import run_import
 from clientela.run.pipeline import last_cut_points, run
@@ -148,6 +150,25 @@ def test_the_single_profile_path_equals_the_full_run(demo: Instance) -> None:
         assert compute_one(con, demo.settings, LAST_DAY, 10**9, found[1]) is None
     finally:
         con.close()
+
+
+def test_a_run_made_in_parts_equals_a_run_in_one(demo: Instance,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A memory limit too small for the lists makes those stages and the result in parts of
+    profiles; every value must be what one part gives."""
+    run(demo, LAST_DAY)
+    whole = _rows(demo)
+    parted: list[str] = []
+
+    def three(con: Any, parts: Parts, memory_bytes: int) -> int:
+        parted.append(parts.rows_of)
+        return 3
+    monkeypatch.setattr(compute, "part_count", three)
+    run(demo, LAST_DAY)
+    # The lists of brands, categories, promo codes and stores; the result.
+    assert sorted(parted) == ["ind_stream_brand", "ind_stream_category",
+                              "ind_stream_promo_code", "ind_stream_store", "profiles"]
+    assert _rows(demo) == whole
 
 
 def test_a_replay_as_of_a_past_day_equals_the_run_made_that_day(

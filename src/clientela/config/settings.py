@@ -111,6 +111,11 @@ class OrdersSection(_Section):
         return self
 
 
+MEMORY_PATTERN = r"(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
+MEMORY_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+                "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
 class StorageSection(_Section):
     memory_limit: Annotated[str, Field(
         description="DuckDB memory limit; larger work spills to the temp folder")] = "2GB"
@@ -120,9 +125,15 @@ class StorageSection(_Section):
     @field_validator("memory_limit")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value):
+        if not re.fullmatch(MEMORY_PATTERN, value):
             raise ValueError("use a size such as '1GB' or '512MB'")
         return value
+
+    @property
+    def memory_bytes(self) -> int:
+        match = re.fullmatch(MEMORY_PATTERN, self.memory_limit)
+        assert match, self.memory_limit  # validated on load
+        return int(float(match[1]) * MEMORY_UNITS[match[3]])
 
 
 IDENTIFIER_TYPES = ("user_id", "email", "email_sha256", "phone", "cookie")

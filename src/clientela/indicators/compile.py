@@ -60,6 +60,10 @@ from clientela.indicators.expressions import (
 ORDER_COLUMNS = ("store_code", "order_number", "user_id", "order_ts", "order_date",
                  "total_amount", "status", "promo_codes", "payment_method", "delivery_type")
 AMOUNT = "DECIMAL(18, 2)"
+UNITS = "DECIMAL(18, 2)"
+VALUE = "DECIMAL(18, 4)"
+"""Sums of units and line values: 18 digits are 64-bit integers, where the engine's default
+(38 digits) takes 128 bits a value, doubling the memory of the largest stages."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,45 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class Parts:
+    """How a stage may be made in parts, the profiles of one part at a time: what it holds in
+    memory (lists of keys, wide rows) is then a part's. Engines short of memory use it."""
+
+    rows_of: str
+    """The table whose rows the stage holds while it works."""
+    row_bytes: int
+    """Memory one of those rows takes in the stage, as measured on the benchmark's stores."""
+
+
+@dataclass(frozen=True)
 class Stage:
     table: str
     select: exp.Select
+    parts: Parts | None = None
+
+
+PARTS, PART = "parts", "part"
+
+
+def in_part(select: exp.Select) -> exp.Select:
+    """`select` reading only the profiles of part `$part` of `$parts` from every table it
+    reads by profile."""
+    def restricted(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Table) or not isinstance(node.parent, exp.From | exp.Join):
+            return node
+        if node.name != "profiles" and not node.name.startswith(PER_PROFILE_PREFIXES):
+            return node
+        part = eq(exp.Mod(this=col("client_id"), expression=exp.Parameter(
+            this=exp.var(PARTS))), exp.Parameter(this=exp.var(PART)))
+        rows = exp.select(exp.Star()).from_(exp.table_(node.name)).where(part)
+        return rows.subquery(node.alias_or_name)
+    parted = select.copy().transform(restricted)
+    assert isinstance(parted, exp.Select)
+    return parted
+
+
+PER_PROFILE_PREFIXES = ("ind_stream_", "ind_profile_", "ind_last", "ind_rfm")
+"""Stages with one row per profile, or per profile and key."""
 
 
 CutPoints = dict[tuple[str, str], dict[int, Decimal]]
@@ -137,7 +177,8 @@ def orders_stage(scope: Scope) -> Stage:
         exp.select(
             col("client_id", "m"), col("order_key", "o"), col("store_code", "o"),
             col("order_number", "o"), col("order_ts", "o"), col("order_date", "o"),
-            exp.alias_(days_between(col("order_date", "o"), date_lit(scope.as_of)), "age"),
+            exp.alias_(cast(days_between(col("order_date", "o"), date_lit(scope.as_of)),
+                            "INTEGER"), "age"),
             exp.alias_(amount, "amount"),
             exp.alias_(counted, "counted"),
             exp.alias_(and_(counted.copy(), exp.GTE(this=amount.copy(), expression=lit(0))),
@@ -253,7 +294,7 @@ def lines_stage(scope: Scope) -> Stage:
             exp.alias_(_line_key(col("order_key", "o"), col("line_number", "l")), "line_key"),
             exp.alias_(units, "units"),
             exp.alias_(cast(exp.Mul(this=col("quantity", "l"), expression=col("price", "l")),
-                            "DECIMAL(18, 4)"), "value"),
+                            VALUE), "value"),
             *(exp.alias_(col("key_id", f"k_{name}"), f"{name}_id")
               for name in LINE_KEYS.values()))
         .from_(exp.table_(_raw("order_lines", scope), alias="l"))
@@ -272,8 +313,9 @@ def lines_stage(scope: Scope) -> Stage:
 
 
 def order_totals_stage() -> Stage:
-    per_order = (exp.select(col("order_key"), exp.alias_(exp.Sum(this=col("units")), "units"),
-                            exp.alias_(exp.Sum(this=col("value")), "value"))
+    per_order = (exp.select(col("order_key"),
+                            exp.alias_(cast(exp.Sum(this=col("units")), UNITS), "units"),
+                            exp.alias_(cast(exp.Sum(this=col("value")), VALUE), "value"))
                  .from_("ind_lines").group_by(col("order_key")))
     select = (
         exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("o")),
@@ -331,11 +373,11 @@ def stream_source(stream: Stream) -> exp.Select:
 
 
 def stream_stage(stream: Stream) -> Stage:
-    per_window = [exp.alias_(filtered(exp.Sum(this=col("units")), in_window(w)),
+    per_window = [exp.alias_(cast(filtered(exp.Sum(this=col("units")), in_window(w)), UNITS),
                              f"units_{window_suffix(w)}") for w in WINDOWS]
     select = (exp.select(col("client_id"), col("key_id"),
                          exp.alias_(exp.Min(this=col("age")), "age"), *per_window,
-                         exp.alias_(exp.Sum(this=col("value")), "value_total"))
+                         exp.alias_(cast(exp.Sum(this=col("value")), VALUE), "value_total"))
               .from_(stream_source(stream).subquery("s"))
               .group_by(col("client_id"), col("key_id")))
     return Stage(f"ind_stream_{stream.value}", select)
@@ -385,9 +427,11 @@ def profile_stream_stage(stream: Stream, lists: bool, counts: bool, favorite: bo
                                          exp.Neg(this=col("value_total")), col("key_id")])
         columns.append(exp.alias_(exp.ArgMin(this=col("key_id"), expression=ranking),
                                   "favorite"))
-    select = (exp.select(*columns).from_(f"ind_stream_{stream.value}")
-              .group_by(col("client_id")))
-    return Stage(f"ind_profile_{stream.value}", select)
+    source = f"ind_stream_{stream.value}"
+    select = exp.select(*columns).from_(source).group_by(col("client_id"))
+    # Gathered lists cannot spill to disk: a large stream is listed in parts.
+    return Stage(f"ind_profile_{stream.value}", select,
+                 Parts(source, 600) if lists else None)
 
 
 def _clean_list(value: exp.Expr) -> exp.Expr:
@@ -580,6 +624,11 @@ def _single(field: SingleField, scope: Scope) -> exp.Expr:
         case Single.RFM_GROUP | Single.RFM_SEGMENT:
             patterns = scope.rfm_groups if field.how is Single.RFM_GROUP else scope.rfm_segments
             return _mapped(col(f"rfm_{scope.rfm_window}", "rfm"), patterns)
+
+
+RESULT_PARTS = Parts("profiles", 3000)
+"""The result joins a dozen per-profile stages holding lists: each part builds the hash tables
+of its own profiles."""
 
 
 def result(scope: Scope) -> exp.Select:
