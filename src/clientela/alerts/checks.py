@@ -54,14 +54,10 @@ class Arrival:
     missing: list[str]
 
 
-def arrivals(instance: Instance, days: Iterable[date]) -> list[Arrival]:
-    """Per day: loaded or skipped, or which files are still missing (the inbox, processing/ and
-    the drop folder count as arrived)."""
-    con = analytics.connect(instance)
-    try:
-        done = done_days(con)
-    finally:
-        con.close()
+def arrivals(instance: Instance, days: Iterable[date], done: dict[date, str]
+             ) -> list[Arrival]:
+    """Per day: loaded or skipped (`done`, from `import_days`), or which files are still
+    missing (the inbox, processing/ and the drop folder count as arrived)."""
     present: dict[date, set[str]] = {}
     for inbox_file in inbox_files(instance):
         present.setdefault(inbox_file.day, set()).add(inbox_file.schema.kind)
@@ -93,14 +89,14 @@ def expected_day(instance: Instance, now: datetime) -> date:
 def check_files_due(instance: Instance, now: datetime) -> Alert | None:
     """Raise `files_missing` when the expected day has neither loaded nor all its files here."""
     day = expected_day(instance, now)
-    (arrival,) = arrivals(instance, [day])
-    if arrival.state in ("loaded", "skipped", "complete"):
-        return None
     con = analytics.connect(instance)
     try:
+        (arrival,) = arrivals(instance, [day], done_days(con))
         waiting = plan(con, inbox_files(instance)).waiting
     finally:
         con.close()
+    if arrival.state in ("loaded", "skipped", "complete"):
+        return None
     due = instance.settings.alerts.files_due_at
     files = ("no file" if arrival.state == "missing"
              else f"{', '.join(arrival.missing)} missing")

@@ -48,6 +48,7 @@ def sftp(
     # asyncssh logs every channel and packet at INFO; its warnings are enough here.
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     home = data_home()
     if not any(home.glob(f"*/{CONFIG_FILE}")):
         raise UserError(f"no instance in {home}: create one with `clientela init NAME`")

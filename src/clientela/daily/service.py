@@ -47,10 +47,11 @@ class _Watched:
 
 class DailyService:
     def __init__(self, home: Path, *, sftp: bool = True, sftp_host: str = "0.0.0.0",
-                 sftp_port: int = 2222, poll_seconds: float = 2.0,
+                 sftp_port: int = 2222, poll_seconds: float = 2.0, settle_seconds: float = 1.0,
                  webhook_timeout: float = 10.0) -> None:
         self.home = home
         self.poll_seconds = poll_seconds
+        self.settle_seconds = settle_seconds
         self.schedule = Schedule()
         self.sftp = (SftpServer(home, host=sftp_host, port=sftp_port,
                                 on_upload=self._upload_closed) if sftp else None)
@@ -121,8 +122,12 @@ class DailyService:
                 await self._tick()
             except Exception:
                 log.exception("daily service: a pass failed; trying again")
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            except TimeoutError:
+                continue
+            # An upload just closed: let the rest of a batch arrive, to import it in one go.
+            await asyncio.sleep(self.settle_seconds)
             self._wake.clear()
 
     async def _tick(self) -> None:
