@@ -8,6 +8,7 @@ the key, the value and what is allowed.
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -27,6 +28,18 @@ from pydantic import (
 DEFAULT_PURCHASE_STATUSES = ["placed", "fulfilled", "paid", "sent", "delivered"]
 DEFAULT_FULFILLED_STATUSES = ["fulfilled", "delivered"]
 DEFAULT_STATUSES = ["placed", "paid", "sent", "delivered", "fulfilled", "cancelled", "returned"]
+
+
+_local = threading.local()
+
+
+def _re2() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB, to check RE2 patterns with the engine that runs them
+    (duckdb's module-level connection is shared by every thread and not safe to share)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect()
+    return con
 
 
 class ConfigError(Exception):
@@ -188,7 +201,7 @@ class IdentitySection(_Section):
         # The patterns run in DuckDB, whose regular expressions are RE2 (no look-around).
         for pattern in value:
             try:
-                duckdb.execute("SELECT regexp_full_match('', ?)", [pattern])
+                _re2().execute("SELECT regexp_full_match('', ?)", [pattern])
             except duckdb.Error as error:
                 reason = str(error).split(": ", 1)[-1]
                 raise ValueError(f"{pattern!r} is not an RE2 regular expression: "
@@ -250,7 +263,7 @@ class RfmSection(_Section):
                 raise ValueError(f"{name!r}: names are upper-case letters, digits and '_'")
             try:
                 # RE2 (what DuckDB runs) is checked through DuckDB itself.
-                matched = duckdb.execute("SELECT list_filter(?, lambda c: regexp_full_match(c, ?))",
+                matched = _re2().execute("SELECT list_filter(?, lambda c: regexp_full_match(c, ?))",
                                          [RFM_CODES, pattern]).fetchone()
             except duckdb.Error as error:
                 reason = str(error).split(": ", 1)[-1]
