@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_HOME := $(CURDIR)/demo-data
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test test-deps lint demo bench clean
 
 $(UV):
 	$(PY) -m venv .cache/uv
@@ -22,7 +22,13 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# The SFTP tests drive the built-in server with the real OpenSSH client (sshpass types passwords).
+test-deps:
+	@command -v sftp >/dev/null && command -v sshpass >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			openssh-client sshpass; }
+
+test: lint test-deps
 	$(BIN)/python -m pytest -n 2 -q
 
 demo: install

@@ -71,7 +71,7 @@ def test_create_instance_makes_its_folders(instance: Instance, home: Path) -> No
     assert instance.root == home / "demo"
     assert all(folder.is_dir() for folder in instance.folders())
     assert [p.name for p in instance.folders()] == ["inbox", "archive", "rejected", "reports",
-                                                    "tmp"]
+                                                    "tmp", "drop", "processing"]
     assert not list(instance.root.glob("*.part"))
 
 
@@ -147,7 +147,8 @@ def test_unknown_section_is_refused(instance: Instance) -> None:
     message = _load_error(instance)
 
     assert message == (f"{instance.config_path}: [imports]: unknown setting; allowed here: "
-                       "instance, files, orders, storage, identity, indicators, rfm")
+                       "instance, files, orders, storage, identity, indicators, rfm, sftp, "
+                       "schedule, alerts")
 
 
 def test_every_problem_is_listed(instance: Instance) -> None:

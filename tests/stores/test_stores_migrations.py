@@ -25,7 +25,7 @@ IDENTITY_TABLES = {"identifiers", "identity_members", "identity_links", "identit
                    "tombstones", "phone_spellings", "identity_state"}
 INDICATOR_TABLES = {"order_versions", "indicator_runs", "rfm_cut_points"}
 ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators")]
-OPERATIONAL = [(1, "initial"), (2, "serving")]
+OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "daily")]
 LATEST = len(ANALYTICS)
 
 

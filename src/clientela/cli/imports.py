@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -23,6 +24,7 @@ from clientela.cli.errors import UserError
 from clientela.cli.identity import summary
 from clientela.cli.options import InstanceOption, JsonOption
 from clientela.config import open_instance
+from clientela.daily.status import DailyStatus, daily_status
 from clientela.ingest.importer import ImportProgress, ImportResult, run_import
 from clientela.ingest.inbox import Waiting
 from clientela.ingest.inbox_file import InboxFile
@@ -171,10 +173,14 @@ def _print_waiting(waiting: Waiting) -> None:
 
 
 def status(instance: InstanceOption = None, as_json: JsonOption = False) -> None:
-    """Where imports stand: days loaded, days skipped, and the day holding the queue back."""
-    state = queue_status(open_instance(instance))
+    """Where imports stand: days loaded and received, the day holding the queue back, the daily
+    runs and alerts."""
+    target = open_instance(instance)
+    state = queue_status(target)
+    daily = daily_status(target)
     if as_json:
-        typer.echo(json.dumps(state.to_json(), indent=2, default=str))
+        typer.echo(json.dumps(state.to_json() | {"daily": daily.to_json()}, indent=2,
+                              default=str))
         return
     console.print(f"Instance [bold]{state.instance}[/bold]")
     if state.days_loaded:
@@ -191,6 +197,53 @@ def status(instance: InstanceOption = None, as_json: JsonOption = False) -> None
         run = state.last_run
         console.print(f"  last import: {run['started_at']} {run['outcome']}, "
                       f"{run['days_loaded']} day(s), {run['rows_rejected']} row(s) rejected")
+    print_daily(daily, ZoneInfo(target.settings.instance.timezone))
+
+
+def _local(moment: datetime | str, zone: ZoneInfo) -> str:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def print_daily(daily: DailyStatus, zone: ZoneInfo) -> None:
+    if daily.schedule == "off":
+        console.print("  daily run: off (schedule.daily_run = false)")
+    elif daily.next_run is None:
+        console.print(f"  daily run: {daily.schedule}; not scheduled yet: start `clientela sftp` "
+                      "(or `clientela serve`)")
+    elif daily.next_run < datetime.now(UTC):
+        console.print(f"  daily run: {daily.schedule}; [yellow]overdue[/yellow] since "
+                      f"{_local(daily.next_run, zone)}: it runs as soon as the service is up")
+    else:
+        console.print(f"  daily run: {daily.schedule}; next {_local(daily.next_run, zone)}")
+    run = daily.last_run
+    if run is None:
+        console.print("  last daily run: none yet")
+    else:
+        what = (f"as of {run['as_of']}, {run['days_loaded']} day(s) loaded, "
+                f"{run['profiles']:,} profiles" if run["outcome"] == "succeeded"
+                else str(run["message"]))
+        colour = "green" if run["outcome"] == "succeeded" else "red"
+        console.print(f"  last daily run: {_local(run['started_at'], zone)} ({run['trigger']}) "
+                      f"[{colour}]{run['outcome']}[/{colour}]: {what}", highlight=False)
+    days = []
+    for arrival in daily.days:
+        shown = arrival.state
+        if arrival.state == "partial":
+            shown = f"partial, {', '.join(arrival.missing)} missing"
+        days.append(f"{arrival.day:%m-%d} {shown}")
+    latest = f" (latest {daily.latest_day})" if daily.latest_day else " (none yet)"
+    console.print(f"  days received{latest}: {'; '.join(days)}", highlight=False)
+    received = daily.last_received
+    last = (f"; last taken {received['name']} at {_local(received['taken_at'], zone)} "
+            f"({received['complete_by']})" if received else "")
+    console.print(f"  drop folder: {daily.files_in_drop} file(s) not yet taken{last}",
+                  highlight=False)
+    for alert in daily.alerts:
+        delivery = "" if alert.delivery == "none" else f" [webhook: {alert.delivery}]"
+        console.print(f"  [red]alert[/red] {_local(alert.raised_at, zone)} {alert.kind}: "
+                      f"{alert.message}{delivery}", highlight=False)
 
 
 def skip_day(

@@ -73,8 +73,20 @@ class Instance:
         """Scratch space: decompressed and transcoded files, DuckDB spill files."""
         return self.root / "tmp"
 
+    @property
+    def drop(self) -> Path:
+        """Where the retailer's files arrive (the SFTP account's folder); the watcher takes
+        complete files from it."""
+        return self.root / self.settings.sftp.drop_folder
+
+    @property
+    def processing(self) -> Path:
+        """Files the watcher took from the drop folder, on their way into the inbox."""
+        return self.root / "processing"
+
     def folders(self) -> tuple[Path, ...]:
-        return (self.inbox, self.archive, self.rejected, self.reports, self.temp)
+        return (self.inbox, self.archive, self.rejected, self.reports, self.temp, self.drop,
+                self.processing)
 
 
 def create_instance(name: str, *, timezone: str = "UTC", currency: str = "USD",

@@ -8,6 +8,7 @@ the key, the value and what is allowed.
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -27,6 +28,18 @@ from pydantic import (
 DEFAULT_PURCHASE_STATUSES = ["placed", "fulfilled", "paid", "sent", "delivered"]
 DEFAULT_FULFILLED_STATUSES = ["fulfilled", "delivered"]
 DEFAULT_STATUSES = ["placed", "paid", "sent", "delivered", "fulfilled", "cancelled", "returned"]
+
+
+_local = threading.local()
+
+
+def _re2() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB, to check RE2 patterns with the engine that runs them
+    (duckdb's module-level connection is shared by every thread and not safe to share)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect()
+    return con
 
 
 class ConfigError(Exception):
@@ -199,7 +212,7 @@ class IdentitySection(_Section):
         # The patterns run in DuckDB, whose regular expressions are RE2 (no look-around).
         for pattern in value:
             try:
-                duckdb.execute("SELECT regexp_full_match('', ?)", [pattern])
+                _re2().execute("SELECT regexp_full_match('', ?)", [pattern])
             except duckdb.Error as error:
                 reason = str(error).split(": ", 1)[-1]
                 raise ValueError(f"{pattern!r} is not an RE2 regular expression: "
@@ -261,7 +274,7 @@ class RfmSection(_Section):
                 raise ValueError(f"{name!r}: names are upper-case letters, digits and '_'")
             try:
                 # RE2 (what DuckDB runs) is checked through DuckDB itself.
-                matched = duckdb.execute("SELECT list_filter(?, lambda c: regexp_full_match(c, ?))",
+                matched = _re2().execute("SELECT list_filter(?, lambda c: regexp_full_match(c, ?))",
                                          [RFM_CODES, pattern]).fetchone()
             except duckdb.Error as error:
                 reason = str(error).split(": ", 1)[-1]
@@ -275,6 +288,76 @@ class RfmSection(_Section):
         return value
 
 
+def _local_time(value: str, *, optional: bool) -> str:
+    if optional and value == "":
+        return value
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", value)
+    if not match:
+        raise ValueError("use a 24-hour local time HH:MM such as '06:00'"
+                         + (", or '' for none" if optional else ""))
+    return value
+
+
+class SftpSection(_Section):
+    drop_folder: Annotated[str, Field(
+        description="Folder the SFTP account lands in and the watcher takes files from "
+                    "(relative to the instance folder, or absolute)")] = "drop"
+    complete_when: Annotated[Literal["auto", "marker"], Field(
+        description="auto: upload closed on the built-in server, a .done marker, or size stable; "
+                    "marker: only a NAME.done marker")] = "auto"
+    stable_seconds: Annotated[int, Field(
+        ge=1, le=86_400, description="Seconds a file's size must stay unchanged before it is "
+                                     "taken (files not uploaded through the built-in server)"
+    )] = 60
+
+    @field_validator("drop_folder")
+    @classmethod
+    def _drop_folder(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give a folder, such as 'drop' or '/srv/sftp/acme/in'")
+        return value
+
+
+class ScheduleSection(_Section):
+    daily_run: Annotated[StrictBool, Field(
+        description="Run import, identity, indicators and publish every day at run_at")] = True
+    run_at: Annotated[str, Field(
+        description="Local time (instance time zone) of the daily run, HH:MM")] = "06:00"
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at(cls, value: str) -> str:
+        return _local_time(value, optional=False)
+
+
+class AlertsSection(_Section):
+    files_due_at: Annotated[str, Field(
+        description="Local time by which yesterday's four files must have arrived, HH:MM "
+                    "('' = no check)")] = "05:00"
+    reject_rate: Annotated[float, Field(
+        ge=0, le=1, description="Alert when a file rejects more than this share of its rows")] = (
+        0.05)
+    webhook_url: Annotated[str, Field(
+        description="POST every alert here as JSON ('' = log and status only)")] = ""
+    webhook_secret: Annotated[str, Field(
+        description="Sign the webhook body with HMAC-SHA256 under this secret "
+                    "('' = unsigned)")] = ""
+    webhook_attempts: Annotated[int, Field(
+        ge=1, le=20, description="Tries per alert; the wait doubles from 1 s up to 5 min")] = 10
+
+    @field_validator("files_due_at")
+    @classmethod
+    def _due(cls, value: str) -> str:
+        return _local_time(value, optional=True)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("use an http:// or https:// URL, or '' for none")
+        return value
+
+
 class Settings(_Section):
     instance: InstanceSection
     files: FilesSection = FilesSection()
@@ -283,6 +366,9 @@ class Settings(_Section):
     identity: IdentitySection = IdentitySection()
     indicators: IndicatorsSection = IndicatorsSection()
     rfm: RfmSection = RfmSection()
+    sftp: SftpSection = SftpSection()
+    schedule: ScheduleSection = ScheduleSection()
+    alerts: AlertsSection = AlertsSection()
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -313,8 +399,8 @@ def toml_value(value: object) -> str:
     """A value as `clientela.toml` writes it."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int | float):
+        return repr(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):

@@ -60,7 +60,9 @@ class ImportResult:
 
 
 def run_import(instance: Instance, paths: Iterable[Path],
-               progress: ImportProgress | None = None) -> ImportResult:
+               progress: ImportProgress | None = None, *, move: bool = False) -> ImportResult:
+    """Receive `paths` (moved rather than copied with `move`: files Clientela owns), then load
+    every day that can load."""
     progress = progress or QuietProgress()
     ops = operational.connect(instance)
     run_id = ops.execute("INSERT INTO import_runs (started_at, outcome) VALUES (?, 'running')",
@@ -68,7 +70,7 @@ def run_import(instance: Instance, paths: Iterable[Path],
     result = ImportResult()
     outcome, message = "failed", None
     try:
-        result.reports += receive(instance, paths)
+        result.reports += receive(instance, paths, move=move)
         con = analytics.connect(instance)
         # Holding the store's lock, no other import runs: an earlier one still "running" was
         # killed outright.

@@ -50,38 +50,47 @@ def _walk(paths: Iterable[Path]) -> Iterator[Path]:
             raise FileNotFoundError(f"{path}: no such file or folder")
 
 
-def _place(source: Path, target: Path) -> None:
-    """Copy through a temp name: the archive must not change if the sender rewrites its file."""
+def _place(source: Path, target: Path, *, move: bool = False) -> None:
+    """Copy through a temp name: the archive must not change if the sender rewrites its file.
+    A file Clientela already owns (taken from the drop folder) is moved instead."""
+    if move:
+        shutil.move(source, target)
+        return
     partial = target.with_name(target.name + ".part")
     partial.unlink(missing_ok=True)
     shutil.copyfile(source, partial)
     partial.replace(target)
 
 
-def receive(instance: Instance, paths: Iterable[Path]) -> list[FileReport]:
-    """Put every daily file into the inbox; report the ones refused by their name."""
+def receive(instance: Instance, paths: Iterable[Path], *, move: bool = False
+            ) -> list[FileReport]:
+    """Put every daily file into the inbox; report the ones refused by their name.
+
+    With `move`, the files are Clientela's own (taken from the drop folder): they are moved,
+    and a zip is removed once its members are in the inbox."""
     refused: list[FileReport] = []
     prefix = instance.settings.files.prefix
     for path in _walk(paths):
         if path.suffix.lower() == ".zip":
-            refused += _receive_zip(instance, path, prefix)
+            refused += _receive_zip(instance, path, prefix, move=move)
             continue
         try:
             parse_daily_file_name(path.name, instance.name, prefix)
         except FileNameError as error:
-            refused.append(_refuse(instance, path, str(error)))
+            refused.append(_refuse(instance, path, str(error), move=move))
             continue
         if path.resolve().parent != instance.inbox.resolve():
-            _place(path, instance.inbox / path.name)
+            _place(path, instance.inbox / path.name, move=move)
     return refused
 
 
-def _receive_zip(instance: Instance, path: Path, prefix: str) -> list[FileReport]:
+def _receive_zip(instance: Instance, path: Path, prefix: str, *, move: bool
+                 ) -> list[FileReport]:
     refused = []
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
-        return [_refuse(instance, path, f"not a valid zip file ({error})")]
+        return [_refuse(instance, path, f"not a valid zip file ({error})", move=move)]
     with archive:
         for member in archive.infolist():
             name = Path(member.filename).name
@@ -101,6 +110,8 @@ def _receive_zip(instance: Instance, path: Path, prefix: str) -> list[FileReport
                 refused.append(report)
                 continue
             _extract(archive, member, instance.inbox / name)
+    if move:
+        path.unlink()
     return refused
 
 
@@ -111,13 +122,16 @@ def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) ->
     partial.replace(target)
 
 
-def _refuse(instance: Instance, path: Path, message: str) -> FileReport:
+def _refuse(instance: Instance, path: Path, message: str, *, move: bool = False) -> FileReport:
     report = FileReport(file=path.name, outcome="refused", message=message,
                         bytes=path.stat().st_size)
     folder = instance.rejected / "unnamed"
     folder.mkdir(parents=True, exist_ok=True)
     target = free_path(folder, path.name, None)
-    shutil.copyfile(path, target)
+    if move:
+        shutil.move(path, target)
+    else:
+        shutil.copyfile(path, target)
     report_path = folder / (target.name + ".report.json")
     report.report_path = str(report_path)
     write_json(report_path, report.to_json())
