@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from clientela.identity.rules import IdentityRules
 from clientela.ingest.sql import scalar
 from clientela.stores.analytics import STORE, connect, transaction
 from clientela.stores.migrations import migrations_for
+from measure import peak_rss_mb  # beside this script (bench/ is not a package)
 
 DATA = Path(__file__).parent / "data"
 RECORDS_PER_PERSON = 1.75
@@ -178,10 +178,6 @@ def load_rows(con: duckdb.DuckDBPyConnection, pairs: str, day: str) -> int:
     """)
     rows = con.execute("SELECT count(*) FROM temp.bench_rows").fetchone()
     return int(rows[0]) if rows else 0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def store_folder(records: int) -> Path:

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from clientela.config import create_instance
 from clientela.generate import generate_retailer
 from clientela.ingest.importer import run_import
 from clientela.schema import RECORDS
+from measure import peak_rss_mb  # beside this script (bench/ is not a package)
 
 DATA = Path(__file__).parent / "data"
 
@@ -42,10 +42,6 @@ def dataset(customers: int, days: int) -> Path:
 
 def daily_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("ICOMMKT_*") if p.is_file())
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def phase_floor(folder: Path) -> dict[str, float]:

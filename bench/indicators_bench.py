@@ -36,7 +36,6 @@ import math
 import os
 import platform
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from clientela.indicators.compute import compute_indicators
 from clientela.ingest.sql import ident, string_list
 from clientela.stores.analytics import STORE, connect, transaction
 from clientela.stores.migrations import migrations_for
+from measure import peak_rss_mb  # beside this script (bench/ is not a package)
 
 DATA = Path(__file__).parent / "data"
 AS_OF = date(2026, 11, 24)
@@ -349,10 +349,6 @@ def prepared_store(profiles: int, seed: int) -> tuple[Path, dict[str, Any]]:
     if not (folder / "generated.json").exists():
         build_store(profiles, seed)
     return folder, json.loads((folder / "generated.json").read_text())
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def working_copy(folder: Path, memory_limit: str) -> Instance:

@@ -372,12 +372,17 @@ def stream_source(stream: Stream) -> exp.Select:
                   on=eq(col("key", "k"), blank_to_null(col("code", "p")))))
 
 
-def stream_stage(stream: Stream) -> Stage:
-    per_window = [exp.alias_(cast(filtered(exp.Sum(this=col("units")), in_window(w)), UNITS),
-                             f"units_{window_suffix(w)}") for w in WINDOWS]
+def stream_stage(stream: Stream, lists: bool, favorite: bool) -> Stage:
+    """(profile, key) with the key's last age; the units per window that rank lists, the
+    units and value of all time that elect the favorite, when the stream has them."""
+    def units(window: int | None) -> exp.Expr:
+        return exp.alias_(cast(filtered(exp.Sum(this=col("units")), in_window(window)), UNITS),
+                          f"units_{window_suffix(window)}")
+    measures = [units(w) for w in WINDOWS] if lists else [units(None)] if favorite else []
+    if favorite:
+        measures.append(exp.alias_(cast(exp.Sum(this=col("value")), VALUE), "value_total"))
     select = (exp.select(col("client_id"), col("key_id"),
-                         exp.alias_(exp.Min(this=col("age")), "age"), *per_window,
-                         exp.alias_(cast(exp.Sum(this=col("value")), VALUE), "value_total"))
+                         exp.alias_(exp.Min(this=col("age")), "age"), *measures)
               .from_(stream_source(stream).subquery("s"))
               .group_by(col("client_id"), col("key_id")))
     return Stage(f"ind_stream_{stream.value}", select)
@@ -508,7 +513,8 @@ def stages(scope: Scope) -> list[Stage]:
     built = [orders_stage(scope), *raw_stages(scope),
              *(keys_stage(s, scope) for s in key_streams()),
              lines_stage(scope), order_totals_stage(), categories_stage(scope)]
-    built += [stream_stage(stream) for stream in needed]
+    built += [stream_stage(stream, lists, favorite)
+              for stream, (lists, _, favorite) in needed.items()]
     built.append(profile_orders_stage())
     built += [profile_stream_stage(stream, *asks) for stream, asks in needed.items()]
     built.append(last_order_stage())
