@@ -3,7 +3,7 @@ RFM cut points, through the same compiled SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -16,6 +16,7 @@ from clientela.config import Settings
 from clientela.indicators.catalog import WINDOWS, window_label
 from clientela.indicators.compile import (
     CutPoints,
+    SELECTION,
     Scope,
     Stage,
     cut_points_query,
@@ -85,12 +86,11 @@ def _rendered(stage: Stage) -> tuple[str, str]:
 
 
 def _run(con: duckdb.DuckDBPyConnection, rendered: tuple[tuple[str, str, tuple[str, ...]], ...],
-         params: dict[str, Any], on_stage: StageHook | None) -> None:
+         on_stage: StageHook | None) -> None:
     for table, sql, done_with in rendered:
         if on_stage:
             on_stage(table)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}",
-                    params if "$client_id" in sql else None)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
         for finished in done_with:
             con.execute(f"DROP TABLE temp.{finished}")
 
@@ -130,11 +130,11 @@ def compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
 
 def _compute(con: duckdb.DuckDBPyConnection, scope: Scope, on_stage: StageHook | None
              ) -> CutPoints:
-    _run(con, _rendered_stages(scope), {}, on_stage)
+    _run(con, _rendered_stages(scope), on_stage)
     if on_stage:
         on_stage("rfm")
     cut_points = cut_points_of_population(con, scope)
-    _run(con, (_rendered_rfm(scope, _frozen(cut_points)),), {}, None)
+    _run(con, (_rendered_rfm(scope, _frozen(cut_points)),), None)
     if on_stage:
         on_stage("result")
     con.execute(f"CREATE OR REPLACE TABLE {VALUES_TABLE} AS {_rendered_result(scope)}")
@@ -158,16 +158,23 @@ def compute_one(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
                 client_id: int, cut_points: CutPoints) -> dict[str, Any] | None:
     """One profile's indicators from its orders, RFM scored against `cut_points` (the last
     run's); None when no profile has that id."""
-    scope = Scope.of(settings, as_of, one_profile=True)
-    params = {"client_id": client_id}
-    _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), params,
-         None)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one AS {_rendered_result(scope)}", params)
+    return compute_selected(con, settings, as_of, [client_id], cut_points).get(client_id)
+
+
+def compute_selected(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+                     client_ids: Iterable[int], cut_points: CutPoints) -> dict[int, dict[str, Any]]:
+    """The indicators of the given profiles (those that exist), by client id: the
+    single-profile path over a set, as the realtime worker runs it for a micro-batch."""
+    scope = Scope.of(settings, as_of, selected=True)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTION} AS "
+                "SELECT DISTINCT unnest(?::BIGINT[]) AS client_id", [sorted(set(client_ids))])
+    _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one AS {_rendered_result(scope)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one_keys AS {keys_select().sql(DIALECT)}")
     cursor = con.execute(_rendered_decoded("ind_one", "ind_one_keys"))
     names = [d[0] for d in cursor.description or ()]
-    row = cursor.fetchone()
+    rows = cursor.fetchall()
     _drop(con, scope)
-    con.execute("DROP TABLE ind_one")
-    con.execute("DROP TABLE ind_one_keys")
-    return dict(zip(names, row, strict=True)) if row else None
+    for table in ("ind_one", "ind_one_keys", SELECTION):
+        con.execute(f"DROP TABLE {table}")
+    return {int(row[0]): dict(zip(names, row, strict=True)) for row in rows}
