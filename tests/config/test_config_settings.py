@@ -147,7 +147,7 @@ def test_unknown_section_is_refused(instance: Instance) -> None:
     message = _load_error(instance)
 
     assert message == (f"{instance.config_path}: [imports]: unknown setting; allowed here: "
-                       "instance, files, orders, storage, identity, indicators, rfm")
+                       "instance, files, orders, storage, identity, indicators, rfm, api")
 
 
 def test_every_problem_is_listed(instance: Instance) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clientela.cli import export, generate, identity, imports, instances, run
+from clientela.cli import export, generate, identity, imports, instances, run, serve
 from clientela.cli.errors import GuardedGroup
 
 app = typer.Typer(
@@ -35,3 +35,5 @@ app.add_typer(identity.app, name="identity")
 app.add_typer(export.app, name="export")
 app.command("profile")(identity.profile)
 app.command("forget")(identity.forget)
+app.command("serve")(serve.serve)
+app.add_typer(serve.app, name="apikey")

@@ -15,8 +15,8 @@ from sqlglot import exp
 from clientela.config import Settings
 from clientela.indicators.catalog import WINDOWS, window_label
 from clientela.indicators.compile import (
-    CutPoints,
     SELECTION,
+    CutPoints,
     Scope,
     Stage,
     cut_points_query,
