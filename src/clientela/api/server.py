@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Protocol
 
 import uvicorn
@@ -74,6 +76,20 @@ class Server:
     workers: dict[str, Worker] = field(default_factory=dict)
 
     def run(self) -> None:
+        # uvicorn handles SIGTERM / SIGINT while it serves, then raises the signal again once
+        # it has stopped; caught here, it no longer ends the process before the workers drain.
+        previous = {sig: signal.signal(sig, self._stopping)
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stopping(self, sig: int, frame: FrameType | None) -> None:
+        logger.info("signal %d: applying every acknowledged call before stopping", sig)
+
+    def _run(self) -> None:
         self.workers = {i.name: Worker(i) for i in self.instances}
         try:
             for worker in self.workers.values():
