@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/identity_bench.py
 	$(BIN)/python bench/indicators_bench.py
+	$(BIN)/python bench/api_bench.py
 
 clean:
 	rm -rf $(VENV) .cache demo-data bench/data .pytest_cache .mypy_cache .ruff_cache

@@ -148,7 +148,7 @@ def test_unknown_section_is_refused(instance: Instance) -> None:
 
     assert message == (f"{instance.config_path}: [imports]: unknown setting; allowed here: "
                        "instance, files, orders, storage, identity, indicators, rfm, sftp, "
-                       "schedule, alerts")
+                       "schedule, alerts, api")
 
 
 def test_every_problem_is_listed(instance: Instance) -> None:

@@ -24,8 +24,9 @@ IDENTITY_TABLES = {"identifiers", "identity_members", "identity_links", "identit
                    "profile_history", "tag_events", "consent_events", "attribute_definitions",
                    "tombstones", "phone_spellings", "identity_state"}
 INDICATOR_TABLES = {"order_versions", "indicator_runs", "rfm_cut_points"}
-ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators")]
-OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "daily")]
+EVENT_TABLES = {"events", "api_ingest_state"}
+ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators"), (4, "events")]
+OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "api"), (4, "daily")]
 LATEST = len(ANALYTICS)
 
 
@@ -55,7 +56,7 @@ def test_new_analytics_store_is_at_the_latest_version(instance: Instance) -> Non
         assert con.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall(
             ) == ANALYTICS
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        assert tables == DATA_TABLES | IDENTITY_TABLES | INDICATOR_TABLES
+        assert tables == DATA_TABLES | IDENTITY_TABLES | INDICATOR_TABLES | EVENT_TABLES
         assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
     finally:
         con.close()
@@ -218,7 +219,7 @@ def test_older_operational_store_is_upgraded_in_place(
     monkeypatch.setattr(operational, "migrations_for", lambda store: _with_next(store, """
         -- a comment line
         ALTER TABLE import_runs ADD COLUMN host TEXT;
-        CREATE TABLE api_keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE loyalty_cards (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
     """))
 
     ops = operational.connect(instance)
@@ -228,7 +229,7 @@ def test_older_operational_store_is_upgraded_in_place(
             ) == [*OPERATIONAL, (len(OPERATIONAL) + 1, "loyalty")]
         assert ops.execute("SELECT started_at, outcome, host FROM import_runs").fetchall() == [
             ("2025-01-01", "succeeded", None)]
-        assert ops.execute("SELECT count(*) FROM api_keys").fetchall() == [(0,)]
+        assert ops.execute("SELECT count(*) FROM loyalty_cards").fetchall() == [(0,)]
     finally:
         ops.close()
 

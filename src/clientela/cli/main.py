@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clientela.cli import export, generate, identity, imports, instances, run, sftp
+from clientela.cli import export, generate, identity, imports, instances, run, serve, sftp
 from clientela.cli.errors import GuardedGroup
 
 app = typer.Typer(
@@ -37,3 +37,5 @@ app.command("profile")(identity.profile)
 app.command("forget")(identity.forget)
 app.command("sftp")(sftp.sftp)
 app.add_typer(sftp.users, name="sftp-user")
+app.command("serve")(serve.serve)
+app.add_typer(serve.app, name="apikey")

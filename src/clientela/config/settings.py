@@ -28,6 +28,14 @@ from pydantic import (
 DEFAULT_PURCHASE_STATUSES = ["placed", "fulfilled", "paid", "sent", "delivered"]
 DEFAULT_FULFILLED_STATUSES = ["fulfilled", "delivered"]
 DEFAULT_STATUSES = ["placed", "paid", "sent", "delivered", "fulfilled", "cancelled", "returned"]
+DEFAULT_TRANSITIONS = {
+    "placed": ["paid", "sent", "delivered", "fulfilled", "cancelled"],
+    "paid": ["sent", "delivered", "fulfilled", "cancelled", "returned"],
+    "sent": ["delivered", "fulfilled", "returned"],
+    "delivered": ["fulfilled", "returned"],
+    "fulfilled": ["returned"],
+}
+"""Status -> the statuses an order may move to from it; a status with no entry is final."""
 
 
 _local = threading.local()
@@ -103,6 +111,9 @@ class OrdersSection(_Section):
         description="Statuses that count towards LTV")] = DEFAULT_FULFILLED_STATUSES
     default_status: Annotated[str, Field(
         description="Status of an order sent without one")] = "fulfilled"
+    transitions: Annotated[dict[str, list[str]], Field(
+        description="Status -> statuses an order may move to (API status changes); a status "
+                    "without an entry is final; {} allows every move")] = DEFAULT_TRANSITIONS
 
     @field_validator("statuses", "purchase_statuses", "fulfilled_statuses")
     @classmethod
@@ -121,7 +132,23 @@ class OrdersSection(_Section):
                 raise ValueError(f"{key} names {unknown}, which are not in statuses")
         if self.default_status.lower() not in known:
             raise ValueError(f"default_status {self.default_status!r} is not in statuses")
+        if "transitions" not in self.model_fields_set and self.statuses != DEFAULT_STATUSES:
+            # The default map is written for the default pipeline; a custom pipeline without
+            # its own map allows every move between its statuses.
+            self.__dict__["transitions"] = {}
+        named = {s.lower() for source, targets in self.transitions.items()
+                 for s in (source, *targets)}
+        if named - known:
+            raise ValueError(f"transitions names {sorted(named - known)}, which are not in "
+                             "statuses")
         return self
+
+    def may_move(self, current: str, new: str) -> bool:
+        """Whether an order may change from status `current` to `new`."""
+        if current == new or not self.transitions:
+            return True
+        allowed = {s.lower() for s in self.transitions.get(current, [])}
+        return new in allowed
 
 
 MEMORY_PATTERN = r"(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
@@ -147,6 +174,34 @@ class StorageSection(_Section):
         match = re.fullmatch(MEMORY_PATTERN, self.memory_limit)
         assert match, self.memory_limit  # validated on load
         return int(float(match[1]) * MEMORY_UNITS[match[3]])
+
+
+class ApiSection(_Section):
+    host: Annotated[str, Field(
+        description="Address `clientela serve` listens on")] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535, description="Port `clientela serve` listens on")] = (
+        8080)
+    max_body_bytes: Annotated[int, Field(
+        ge=1024, description="Largest request body accepted, in bytes (larger: 413)")] = (
+        10_485_760)
+    max_batch: Annotated[int, Field(
+        ge=1, le=100_000, description="Most orders, customers or events in one POST")] = 1000
+    rate_limit: Annotated[float, Field(
+        ge=0, description="Requests per second allowed per API key, per API process "
+                          "(0: no limit)")] = 5000.0
+    rate_burst: Annotated[int, Field(
+        ge=1, description="Requests a key may send at once above its rate")] = 10_000
+    micro_batch: Annotated[int, Field(
+        ge=1, description="Most records the worker applies in one micro-batch")] = 20_000
+    poll_ms: Annotated[int, Field(
+        ge=1, le=10_000, description="How often the worker looks for new calls when idle, in "
+                                     "milliseconds")] = 20
+    wait_seconds: Annotated[float, Field(
+        gt=0, description="Longest a `?wait=true` call waits for its write to be applied")] = 30.0
+    idempotency_hours: Annotated[int, Field(
+        ge=1, description="How long an Idempotency-Key is remembered")] = 24
+    log_retention_days: Annotated[int, Field(
+        ge=1, description="How long applied calls stay in the ingest log")] = 7
 
 
 IDENTIFIER_TYPES = ("user_id", "email", "email_sha256", "phone", "cookie")
@@ -369,6 +424,7 @@ class Settings(_Section):
     sftp: SftpSection = SftpSection()
     schedule: ScheduleSection = ScheduleSection()
     alerts: AlertsSection = AlertsSection()
+    api: ApiSection = ApiSection()
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -399,7 +455,9 @@ def toml_value(value: object) -> str:
     """A value as `clientela.toml` writes it."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
         return repr(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

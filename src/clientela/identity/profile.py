@@ -81,16 +81,20 @@ def _priority_sql(rules: IdentityRules) -> str:
     return f"CASE name {cases} ELSE 0 END"
 
 
-def profile_rows(con: duckdb.DuckDBPyConnection, client_id: int | None) -> None:
-    """Leave `temp.profile_rows`: the customer rows of one profile, or of all, with their
-    profile's `client_id`."""
+def profile_rows(con: duckdb.DuckDBPyConnection, client_id: int | None,
+                 selection: str | None = None) -> None:
+    """Leave `temp.profile_rows`: the customer rows of one profile, of the profiles whose
+    client ids the table `selection` holds, or of all, with their profile's `client_id`."""
+    where = "" if client_id is None else f"WHERE m.client_id = {int(client_id)}"
+    if selection is not None:
+        where = f"WHERE m.client_id IN (SELECT client_id FROM {selection})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE profile_rows AS
         SELECT m.client_id, c.* FROM customers c
         JOIN identifiers i ON i.type = 'user_id' AND i.scope = c.scope_store
              AND i.value = trim(c.user_id)
         JOIN identity_members m ON m.identifier = i.id
-        {"" if client_id is None else f"WHERE m.client_id = {int(client_id)}"}
+        {where}
     """)
 
 

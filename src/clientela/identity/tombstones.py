@@ -63,6 +63,13 @@ def purge_erased(con: duckdb.DuckDBPyConnection, rules: IdentityRules,
                  SELECT concat_ws('|', store_code, order_number) FROM erased_orders))
     """)
     con.execute("DELETE FROM customers WHERE rowid IN (SELECT row FROM erased_customers)")
+    con.execute(f"""
+        DELETE FROM events WHERE rowid IN (
+            SELECT row FROM (SELECT rowid AS row, unnest(identifiers) AS x FROM events
+                             WHERE true {recent})
+            WHERE sha256(x.type || chr(31) || x.scope || chr(31) || x.value)
+                  IN (SELECT hash FROM tombstones))
+    """)
     con.execute("""
         DELETE FROM phone_spellings WHERE e164 IN (
             SELECT value FROM erased_ids WHERE type = 'phone')

@@ -12,8 +12,9 @@ The stages, each materialised as a table by the engine that runs them:
 5. the result, one row per profile, every indicator in catalog order, RFM scored against cut
    points given by the caller (computed from stage 4 by a full run, read back by the
    single-profile path).
-`Scope.one_profile` restricts every stage to the profile given as `$client_id`: the
-single-profile path runs the very SQL of the full run.
+`Scope.selected` restricts every stage to the profiles listed in the table `ind_selected`
+(one profile, or those a realtime micro-batch touched): that path runs the very SQL of the full
+run.
 """
 
 from __future__ import annotations
@@ -79,11 +80,11 @@ class Scope:
     rfm_window: str
     rfm_groups: tuple[tuple[str, str], ...]
     rfm_segments: tuple[tuple[str, str], ...]
-    one_profile: bool = False
-    """Restrict every stage to the profile given as the `$client_id` parameter."""
+    selected: bool = False
+    """Restrict every stage to the profiles whose client ids the table `ind_selected` holds."""
 
     @classmethod
-    def of(cls, settings: Settings, as_of: date, one_profile: bool = False) -> Scope:
+    def of(cls, settings: Settings, as_of: date, selected: bool = False) -> Scope:
         return cls(
             as_of=as_of,
             purchase_statuses=tuple(settings.orders.purchase_statuses),
@@ -93,7 +94,7 @@ class Scope:
             rfm_window=settings.rfm.window,
             rfm_groups=tuple(settings.rfm.groups.items()),
             rfm_segments=tuple(settings.rfm.segments.items()),
-            one_profile=one_profile,
+            selected=selected,
         )
 
 
@@ -193,25 +194,30 @@ def orders_stage(scope: Scope) -> Stage:
               on=eq(col("identifier", "m"), col("id", "i")))
         .where(and_(exp.LTE(this=col("order_date", "o"), expression=date_lit(scope.as_of)),
                     exp.Or(this=counted.copy(), expression=fulfilled.copy()),
-                    _one_profile(scope, "m"), _profile_users(scope)))
+                    _of_selection(scope, "m"), _profile_users(scope)))
     )
     return Stage("ind_orders", select)
 
 
 def _profile_users(scope: Scope) -> exp.Expr:
-    """For one profile, its customer ids: the orders are filtered before any join."""
-    if not scope.one_profile:
+    """For selected profiles, their customer ids: the orders are filtered before any join."""
+    if not scope.selected:
         return exp.true()
     users = (exp.select(col("value", "i")).from_(exp.table_("identifiers", alias="i"))
              .join(exp.table_("identity_members", alias="m"),
                    on=eq(col("identifier", "m"), col("id", "i")))
-             .where(and_(eq(col("type", "i"), lit("user_id")), _one_profile(scope, "m"))))
+             .where(and_(eq(col("type", "i"), lit("user_id")), _of_selection(scope, "m"))))
     return exp.In(this=exp.Trim(this=col("user_id", "o")), query=users.subquery())
 
 
-def _one_profile(scope: Scope, table: str) -> exp.Expr:
-    return (eq(col("client_id", table), exp.Parameter(this=exp.var("client_id")))
-            if scope.one_profile else exp.true())
+SELECTION = "ind_selected"
+"""`(client_id)`: the profiles a selected scope computes."""
+
+
+def _of_selection(scope: Scope, table: str) -> exp.Expr:
+    return (exp.In(this=col("client_id", table),
+                   query=exp.select(col("client_id")).from_(SELECTION).subquery())
+            if scope.selected else exp.true())
 
 
 def _product(scope: Scope, lines: str) -> exp.Expr:
@@ -230,14 +236,14 @@ RAW_TABLES = {"order_lines": "ind_raw_lines",
 
 
 def _raw(table: str, scope: Scope) -> str:
-    """The stored lines or categories; for one profile, those of its orders, read once."""
-    return RAW_TABLES[table] if scope.one_profile else table
+    """The stored lines or categories; for selected profiles, those of their orders, read once."""
+    return RAW_TABLES[table] if scope.selected else table
 
 
 def raw_stages(scope: Scope) -> list[Stage]:
-    """For one profile: its lines and categories, so that later stages scan them, not the
+    """For selected profiles: their lines and categories, so that later stages scan them, not the
     whole tables."""
-    if not scope.one_profile:
+    if not scope.selected:
         return []
     pool = exp.In(this=exp.Tuple(expressions=[col("store_code"), col("order_number")]),
                   query=exp.select(col("store_code"), col("order_number")).from_("ind_orders")
@@ -660,7 +666,7 @@ def result(scope: Scope) -> exp.Select:
         alias = f"last_{stream.value}"
         select = select.join(exp.table_(f"ind_last_{stream.value}", alias=alias),
                              on=on("pr", alias, "client_id"), join_type="left")
-    return select.where(_one_profile(scope, "pr"))
+    return select.where(_of_selection(scope, "pr"))
 
 
 def cut_points_query(window: int | None, dimension: str, as_of: date) -> exp.Select:

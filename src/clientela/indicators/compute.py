@@ -4,7 +4,7 @@ RFM cut points, through the same compiled SQL."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -19,6 +19,7 @@ from clientela.indicators.compile import (
     PART,
     PARTS,
     RESULT_PARTS,
+    SELECTION,
     CutPoints,
     Parts,
     Scope,
@@ -91,7 +92,7 @@ def _rendered_decoded(values: str, keys: str) -> str:
 
 
 def _parts(stage: Stage, scope: Scope) -> Parts | None:
-    return None if scope.one_profile else stage.parts
+    return None if scope.selected else stage.parts
 
 
 def _rendered(stage: Stage, scope: Scope) -> tuple[str, str]:
@@ -105,14 +106,14 @@ def part_count(con: duckdb.DuckDBPyConnection, parts: Parts, memory_bytes: int) 
     return max(1, math.ceil(rows * parts.row_bytes / max(memory_bytes, 1)))
 
 
-def _make(con: duckdb.DuckDBPyConnection, rendered: Rendered, params: dict[str, Any],
-          memory_bytes: int, temp: bool = True) -> None:
+def _make(con: duckdb.DuckDBPyConnection, rendered: Rendered, memory_bytes: int,
+          temp: bool = True) -> None:
     """One stage as a table; in as many parts as the memory limit asks for, if it may be."""
     table, sql, _, parts = rendered
     qualified = f"temp.{table}" if temp else table
     create = f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {table} AS {sql}"
     if parts is None:
-        con.execute(create, params if "$client_id" in sql else None)
+        con.execute(create)
         return
     count = part_count(con, parts, memory_bytes)
     con.execute(create, {PARTS: count, PART: 0})
@@ -121,11 +122,11 @@ def _make(con: duckdb.DuckDBPyConnection, rendered: Rendered, params: dict[str, 
 
 
 def _run(con: duckdb.DuckDBPyConnection, rendered: tuple[Rendered, ...],
-         params: dict[str, Any], on_stage: StageHook | None, memory_bytes: int = 0) -> None:
+         on_stage: StageHook | None, memory_bytes: int = 0) -> None:
     for stage in rendered:
         if on_stage:
             on_stage(stage[0])
-        _make(con, stage, params, memory_bytes)
+        _make(con, stage, memory_bytes)
         for finished in stage[2]:
             con.execute(f"DROP TABLE temp.{finished}")
 
@@ -171,14 +172,14 @@ def compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
 
 def _compute(con: duckdb.DuckDBPyConnection, scope: Scope, on_stage: StageHook | None,
              memory_bytes: int) -> CutPoints:
-    _run(con, _rendered_stages(scope), {}, on_stage, memory_bytes)
+    _run(con, _rendered_stages(scope), on_stage, memory_bytes)
     if on_stage:
         on_stage("rfm")
     cut_points = cut_points_of_population(con, scope)
-    _run(con, (_rendered_rfm(scope, _frozen(cut_points)),), {}, None)
+    _run(con, (_rendered_rfm(scope, _frozen(cut_points)),), None)
     if on_stage:
         on_stage("result")
-    _make(con, _rendered_result(scope), {}, memory_bytes, temp=False)
+    _make(con, _rendered_result(scope), memory_bytes, temp=False)
     con.execute(f"CREATE OR REPLACE TABLE {KEYS_TABLE} AS {keys_select().sql(DIALECT)}")
     con.execute(f"CREATE OR REPLACE VIEW {VIEW} AS "
                 f"{_rendered_decoded(VALUES_TABLE, KEYS_TABLE)}")
@@ -199,16 +200,23 @@ def compute_one(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
                 client_id: int, cut_points: CutPoints) -> dict[str, Any] | None:
     """One profile's indicators from its orders, RFM scored against `cut_points` (the last
     run's); None when no profile has that id."""
-    scope = Scope.of(settings, as_of, one_profile=True)
-    params = {"client_id": client_id}
-    _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), params,
-         None)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one AS {_rendered_result(scope)[1]}", params)
+    return compute_selected(con, settings, as_of, [client_id], cut_points).get(client_id)
+
+
+def compute_selected(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+                     client_ids: Iterable[int], cut_points: CutPoints) -> dict[int, dict[str, Any]]:
+    """The indicators of the given profiles (those that exist), by client id: the
+    single-profile path over a set, as the realtime worker runs it for a micro-batch."""
+    scope = Scope.of(settings, as_of, selected=True)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTION} AS "
+                "SELECT DISTINCT unnest(?::BIGINT[]) AS client_id", [sorted(set(client_ids))])
+    _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one AS {_rendered_result(scope)[1]}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one_keys AS {keys_select().sql(DIALECT)}")
     cursor = con.execute(_rendered_decoded("ind_one", "ind_one_keys"))
     names = [d[0] for d in cursor.description or ()]
-    row = cursor.fetchone()
+    rows = cursor.fetchall()
     _drop(con, scope)
-    con.execute("DROP TABLE ind_one")
-    con.execute("DROP TABLE ind_one_keys")
-    return dict(zip(names, row, strict=True)) if row else None
+    for table in ("ind_one", "ind_one_keys", SELECTION):
+        con.execute(f"DROP TABLE {table}")
+    return {int(row[0]): dict(zip(names, row, strict=True)) for row in rows}

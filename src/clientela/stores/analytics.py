@@ -100,6 +100,8 @@ def registered(con: duckdb.DuckDBPyConnection, name: str,
                columns: Mapping[str, Any]) -> Iterator[None]:
     """`columns` (NumPy or Arrow arrays of one length) readable as the relation `name` by the
     statements run inside: a set goes in with one statement, not row by row."""
+    # DuckDB refuses to register while a result read with fetchone() is still open.
+    con.complete()
     con.register(name, pa.table(dict(columns)))
     try:
         yield

@@ -1,0 +1,220 @@
+"""API benchmark: a load generator on the same machine as `clientela serve`.
+
+Measures, against a real server on loopback:
+- single-order POSTs per second sustained by concurrent clients, with p50 / p99 latency;
+- batch POSTs (1,000 orders each): orders acknowledged per second, and how long the worker
+  takes to apply them;
+- profile GET by email: p50 / p99;
+- POST to indicators: from an order's POST to the profile's indicators counting it, p50 / p95.
+The issue's targets: ≥ 2,000 single POSTs/s with p99 ≤ 50 ms, ≥ 20,000 batch orders/s, GET p99
+≤ 20 ms, POST-to-indicators p95 ≤ 1 s, on 2 cores with 1M profiles loaded (`--customers
+1000000`; the data set is generated once under bench/data and imported before the server
+starts). `--smoke` runs a few seconds on a tiny instance, to check the script itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clientela.api.keys import Scope, create_key
+from clientela.config import create_instance
+from clientela.generate import generate_retailer
+from clientela.ingest.importer import run_import
+from clientela.stores import operational
+
+DATA = Path(__file__).parent / "data"
+
+
+def _order(number: str, user: str) -> dict[str, Any]:
+    return {"order_number": number, "store_code": "API", "user_id": user,
+            "date": "2026-11-20T12:00:00Z", "total_items": "1", "total_products": "1",
+            "total_amount": "9990", "items_amount": "8395", "discounts_amount": "0",
+            "shipping_amount": "0", "status": "fulfilled",
+            "lines": [{"line_number": 1, "quantity": "1", "item_code": "SKU-1",
+                       "price": "9990", "categories": ["Bench"]}]}
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _single_posts(client: httpx.AsyncClient, seconds: float, clients: int
+                        ) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def one_client(n: int) -> None:
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
+            started = time.perf_counter()
+            answer = await client.post("/v1/orders", json=_order(f"s{n}-{i}", f"api-{n}-{i % 50}"))
+            latencies.append(time.perf_counter() - started)
+            assert answer.status_code == 202, answer.text
+
+    await asyncio.gather(*(one_client(n) for n in range(clients)))
+    return len(latencies), latencies
+
+
+async def _batch_posts(client: httpx.AsyncClient, batches: int) -> tuple[int, float, int]:
+    started = time.perf_counter()
+    last = 0
+
+    async def one(b: int) -> int:
+        orders = [_order(f"b{b}-{i}", f"batch-{i % 5000}") for i in range(1000)]
+        answer = await client.post("/v1/orders", json={"orders": orders})
+        assert answer.status_code == 202, answer.text
+        return int(answer.json()["ingest_id"])
+
+    for first in range(0, batches, 2):
+        last = max(await asyncio.gather(*(one(b) for b in range(first, min(first + 2,
+                                                                            batches)))))
+    return batches * 1000, time.perf_counter() - started, last
+
+
+async def _wait_applied(client: httpx.AsyncClient, ingest_id: int) -> None:
+    while (await client.get(f"/v1/ingest/{ingest_id}")).json()["state"] == "pending":
+        await asyncio.sleep(0.05)
+
+
+async def _gets(client: httpx.AsyncClient, emails: list[str], count: int) -> list[float]:
+    latencies = []
+    for i in range(count):
+        started = time.perf_counter()
+        answer = await client.get(f"/v1/profiles/email/{emails[i % len(emails)]}")
+        latencies.append(time.perf_counter() - started)
+        assert answer.status_code == 200, answer.text
+    return latencies
+
+
+async def _post_to_indicators(client: httpx.AsyncClient, count: int) -> list[float]:
+    latencies = []
+    for i in range(count):
+        user = f"fresh-{i}-{time.time_ns()}"
+        started = time.perf_counter()
+        await client.post("/v1/orders", json=_order(f"f{i}-{time.time_ns()}", user))
+        while True:
+            answer = await client.get(f"/v1/profiles/user_id/{user}")
+            if answer.status_code == 200 and (answer.json().get("indicators") or {}).get(
+                    "Total_Items"):
+                break
+            await asyncio.sleep(0.005)
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    return latencies
+
+
+async def _measure(url: str, key: str, emails: list[str], seconds: float, clients: int,
+                   batches: int, samples: int) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=clients + 4)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"},
+                                 timeout=120, limits=limits) as client:
+        posts, latencies = await _single_posts(client, seconds, clients)
+        orders, batch_seconds, last = await _batch_posts(client, batches)
+        drain_started = time.perf_counter()
+        await _wait_applied(client, last)
+        drained = time.perf_counter() - drain_started
+        gets = await _gets(client, emails, samples)
+        to_indicators = await _post_to_indicators(client, max(5, samples // 20))
+    return {
+        "single_posts_per_second": round(posts / seconds, 1),
+        "single_post_p50_ms": round(_percentile(latencies, 0.50), 2),
+        "single_post_p99_ms": round(_percentile(latencies, 0.99), 2),
+        "batch_orders_per_second": round(orders / batch_seconds, 1),
+        "batch_orders_applied_after_s": round(drained, 2),
+        "profile_get_p50_ms": round(_percentile(gets, 0.50), 2),
+        "profile_get_p99_ms": round(_percentile(gets, 0.99), 2),
+        "post_to_indicators_p50_ms": round(_percentile(to_indicators, 0.50), 1),
+        "post_to_indicators_p95_ms": round(_percentile(to_indicators, 0.95), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds, tiny instance")
+    args = parser.parse_args()
+    if args.smoke:
+        args.customers, args.days, args.seconds = 0, 0, 2.0
+        args.clients, args.batches, args.samples = 4, 2, 50
+    home = Path(tempfile.mkdtemp(prefix="clientela-api-bench-"))
+    instance = create_instance("bench", timezone="America/Santiago", currency="CLP", home=home)
+    if args.customers:
+        folder = DATA / f"retailer-{args.customers}-{args.days}"
+        if not (folder / ".complete").exists():
+            generate_retailer(folder, customers=args.customers, days=args.days, seed=7,
+                              instance="bench")
+            (folder / ".complete").write_text("done\n")
+        run_import(instance, sorted(folder.glob("ICOMMKT_*")))
+    ops = operational.connect(instance)
+    key = create_key(ops, "bench", Scope.ADMIN, "bench")[1]
+    ops.close()
+    port = _free_port()
+    env = os.environ | {"CLIENTELA_HOME": str(home)}
+    server = subprocess.Popen([str(Path(sys.executable).with_name("clientela")), "serve",
+                               "--instance", "bench", "--port", str(port)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        emails = _emails(instance.operational_path) or _seed_emails(url, key)
+        result = asyncio.run(_measure(url, key, emails, args.seconds, args.clients,
+                                      args.batches, args.samples))
+    finally:
+        server.terminate()
+        server.wait(timeout=600)
+    result |= {"customers": args.customers, "machine": platform.platform(),
+               "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+    print(json.dumps(result, indent=2))
+
+
+def _emails(operational_path: Path) -> list[str]:
+    con = sqlite3.connect(operational_path)
+    try:
+        return [r[0] for r in con.execute("SELECT value FROM serving_identifiers "
+                                          "WHERE type = 'email' LIMIT 10000")]
+    finally:
+        con.close()
+
+
+def _seed_emails(url: str, key: str) -> list[str]:
+    emails = [f"bench{i}@example.com" for i in range(20)]
+    customers = [{"user_id": f"seed-{i}", "email": e} for i, e in enumerate(emails)]
+    httpx.post(f"{url}/v1/customers?wait=true", json={"customers": customers},
+               headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    return emails
+
+
+if __name__ == "__main__":
+    main()

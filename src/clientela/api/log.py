@@ -1,0 +1,242 @@
+"""The ingest log: every accepted write, committed to the operational store before it is
+acknowledged, and applied later, in id order, by the worker that owns the analytics store.
+
+Appends go through one writer thread per process that commits whatever calls are waiting in one
+transaction (group commit): each call still gets its answer only after the commit that holds it,
+but one `fsync` serves many calls. `synchronous = FULL` makes that commit survive a power cut,
+not only a crash of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clientela.config import Instance
+from clientela.config.settings import OrdersSection
+from clientela.stores import operational
+
+GROUP_COMMIT_MAX = 500
+"""Calls committed together at most."""
+
+
+class IdempotencyConflictError(Exception):
+    """An Idempotency-Key reused with another request."""
+
+
+class UnknownOrderError(Exception):
+    """A status change for an order Clientela does not know."""
+
+
+class TransitionError(Exception):
+    """A status change the order pipeline does not allow."""
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    """An order's status as this call leaves it; `change` asks for the pipeline's check."""
+
+    store_code: str
+    order_number: str
+    status: str
+    change: bool
+
+
+@dataclass
+class Append:
+    key_id: int
+    kind: str
+    payload: dict[str, Any]
+    records: int
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    statuses: list[StatusCheck] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Logged:
+    ingest_id: int
+    state: str
+    records: int
+    replayed: bool
+    outcome: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    records: int
+    received_at: datetime
+
+
+def connect(instance: Instance) -> sqlite3.Connection:
+    ops = operational.connect(instance)
+    ops.execute("PRAGMA synchronous = FULL")
+    return ops
+
+
+def status_of(ops: sqlite3.Connection, row: tuple[Any, ...]) -> Logged:
+    return Logged(int(row[0]), str(row[1]), int(row[2]), True,
+                  json.loads(row[3]) if row[3] else None)
+
+
+def lookup(ops: sqlite3.Connection, ingest_id: int) -> Logged | None:
+    row = ops.execute("SELECT id, state, records, outcome FROM ingest_log WHERE id = ?",
+                      (ingest_id,)).fetchone()
+    return None if row is None else status_of(ops, row)
+
+
+def _append_one(ops: sqlite3.Connection, item: Append, orders: OrdersSection, now: str) -> Logged:
+    if item.idempotency_key is not None:
+        row = ops.execute("SELECT id, state, records, outcome, request_hash FROM ingest_log "
+                          "WHERE key_id = ? AND idempotency_key = ?",
+                          (item.key_id, item.idempotency_key)).fetchone()
+        if row is not None:
+            if row[4] != item.request_hash:
+                raise IdempotencyConflictError(
+                    f"Idempotency-Key {item.idempotency_key!r} was used for another request "
+                    f"(ingest id {row[0]}); use a new key for a new request")
+            return status_of(ops, row)
+    for check in item.statuses:
+        if check.change:
+            _check_transition(ops, check, orders)
+    ingest_id = ops.execute(
+        "INSERT INTO ingest_log (received_at, key_id, kind, records, payload, idempotency_key, "
+        "request_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (now, item.key_id, item.kind, item.records, json.dumps(item.payload, default=str),
+         item.idempotency_key, item.request_hash)).lastrowid
+    assert ingest_id is not None
+    ops.executemany("INSERT OR REPLACE INTO api_order_status VALUES (?, ?, ?)",
+                    [(c.store_code, c.order_number, c.status) for c in item.statuses])
+    return Logged(ingest_id, "pending", item.records, False, None)
+
+
+def _check_transition(ops: sqlite3.Connection, check: StatusCheck, orders: OrdersSection) -> None:
+    key = (check.store_code, check.order_number)
+    row = ops.execute("SELECT status FROM api_order_status WHERE store_code = ? AND "
+                      "order_number = ?", key).fetchone() or ops.execute(
+        "SELECT status FROM serving_orders WHERE store_code = ? AND order_number = ?",
+        key).fetchone()
+    if row is None:
+        raise UnknownOrderError(f"no order {check.order_number!r} of store {check.store_code!r}")
+    if not orders.may_move(str(row[0]), check.status):
+        allowed = orders.transitions.get(str(row[0]), [])
+        raise TransitionError(
+            f"order {check.order_number!r} of store {check.store_code!r} is {row[0]!r}; it "
+            f"cannot become {check.status!r} (from {row[0]!r} the pipeline allows "
+            f"{', '.join(allowed) or 'nothing: it is final'})")
+
+
+class Appender:
+    """The process's one writer of the ingest log (group commit)."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.orders = instance.settings.orders
+        self.queue: queue.Queue[tuple[Append, Future[Logged]] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name=f"clientela-log-{instance.name}",
+                                       daemon=True)
+        self.thread.start()
+
+    def submit(self, item: Append) -> Future[Logged]:
+        done: Future[Logged] = Future()
+        self.queue.put((item, done))
+        return done
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        ops = connect(self.instance)
+        try:
+            while True:
+                first = self.queue.get()
+                if first is None:
+                    return
+                waiting = [first]
+                while len(waiting) < GROUP_COMMIT_MAX:
+                    try:
+                        more = self.queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self.queue.put(None)
+                        break
+                    waiting.append(more)
+                self._commit(ops, waiting)
+        finally:
+            ops.close()
+
+    def _commit(self, ops: sqlite3.Connection, waiting: list[tuple[Append, Future[Logged]]]
+                ) -> None:
+        results: list[tuple[Future[Logged], Logged | BaseException]] = []
+        now = datetime.now(UTC).isoformat()
+        try:
+            ops.execute("BEGIN IMMEDIATE")
+            for item, done in waiting:
+                ops.execute("SAVEPOINT call")
+                try:
+                    results.append((done, _append_one(ops, item, self.orders, now)))
+                    ops.execute("RELEASE call")
+                except (IdempotencyConflictError, UnknownOrderError, TransitionError) as refused:
+                    ops.execute("ROLLBACK TO call")
+                    ops.execute("RELEASE call")
+                    results.append((done, refused))
+            ops.execute("COMMIT")
+        except BaseException as error:
+            if ops.in_transaction:
+                ops.execute("ROLLBACK")
+            for _, done in waiting:
+                done.set_exception(error if isinstance(error, Exception) else RuntimeError(
+                    "the ingest log writer stopped"))
+            if not isinstance(error, Exception):
+                raise
+            return
+        for done, result in results:
+            if isinstance(result, BaseException):
+                done.set_exception(result)
+            else:
+                done.set_result(result)
+
+
+def pending(ops: sqlite3.Connection, after: int, limit_records: int) -> list[Entry]:
+    """Pending calls after id `after`, in id order, up to about `limit_records` records."""
+    entries: list[Entry] = []
+    total = 0
+    for row in ops.execute("SELECT id, kind, payload, records, received_at FROM ingest_log "
+                           "WHERE id > ? AND state = 'pending' ORDER BY id LIMIT 5000", (after,)):
+        if entries and total + int(row[3]) > limit_records:
+            break
+        entries.append(Entry(int(row[0]), str(row[1]), json.loads(row[2]), int(row[3]),
+                             datetime.fromisoformat(row[4])))
+        total += int(row[3])
+    return entries
+
+
+def mark_applied(ops: sqlite3.Connection, outcomes: dict[int, dict[str, Any]]) -> None:
+    """Inside the caller's transaction."""
+    now = datetime.now(UTC).isoformat()
+    ops.executemany(
+        "UPDATE ingest_log SET state = ?, applied_at = ?, outcome = ? WHERE id = ?",
+        [("failed" if outcome.get("failed") else "applied", now, json.dumps(outcome, default=str),
+          ingest_id) for ingest_id, outcome in outcomes.items()])
+
+
+def forget_old(ops: sqlite3.Connection, idempotency: timedelta, retention: timedelta,
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    """Idempotency keys past their time are cleared; applied calls past retention deleted."""
+    now = clock()
+    ops.execute("UPDATE ingest_log SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL "
+                "AND received_at < ?", ((now - idempotency).isoformat(),))
+    ops.execute("DELETE FROM ingest_log WHERE state <> 'pending' AND applied_at < ?",
+                ((now - retention).isoformat(),))

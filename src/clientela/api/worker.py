@@ -1,0 +1,217 @@
+"""The worker: the one owner of an instance's analytics store while `clientela serve` runs.
+
+It drains the ingest log in micro-batches (`apply.Applier`), publishes what they changed to the
+serving tables and marks the calls applied, in one SQLite transaction. At start it first
+finishes what a crash left half done: calls the analytics store already holds (its
+`applied_through`) but the log still calls pending are marked applied, never applied again, and
+the serving copy is rebuilt whole when it does not match the analytics store.
+
+Other work that needs the analytics store while the server runs (a daily import, an indicator
+run) is handed to `Worker.submit`: it runs on the worker's thread between two micro-batches,
+and the serving copy is brought up to date after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import timedelta
+from typing import Any
+
+import duckdb
+
+from clientela.api import log
+from clientela.api.apply import Applied, Applier
+from clientela.config import Instance
+from clientela.identity.forget import forget
+from clientela.identity.lookup import IdentityError, resolve_client
+from clientela.identity.rules import IdentityRules
+from clientela.serving import realtime
+from clientela.stores import analytics
+from clientela.stores.analytics import transaction
+
+logger = logging.getLogger("clientela.api")
+
+Job = Callable[[duckdb.DuckDBPyConnection], Any]
+HOUSEKEEPING_SECONDS = 60.0
+
+
+class Worker:
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.settings = instance.settings.api
+        self.rules = IdentityRules.of(instance.settings)
+        self.jobs: queue.Queue[tuple[Job, Future[Any]]] = queue.Queue()
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"clientela-worker-{instance.name}",
+                                       daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Finish every acknowledged call, then close the store."""
+        self.stopping.set()
+        self.wake.set()
+        self.thread.join()
+
+    def submit(self, job: Job) -> Future[Any]:
+        """Run `job(analytics connection)` on the worker thread between two micro-batches."""
+        done: Future[Any] = Future()
+        self.jobs.put((job, done))
+        self.wake.set()
+        return done
+
+    def _run(self) -> None:
+        try:
+            con = analytics.connect(self.instance)
+        except BaseException as error:
+            self.failure = error
+            self.ready.set()
+            raise
+        ops = log.connect(self.instance)
+        try:
+            applier = Applier(con, self.instance)
+            self._recover(con, ops, applier)
+            self.ready.set()
+            self._drain(con, ops, applier)
+        except BaseException as error:
+            self.failure = error
+            logger.exception("the worker of instance %s stopped", self.instance.name)
+            raise
+        finally:
+            self.ready.set()
+            ops.close()
+            con.close()
+
+    def _recover(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+                 applier: Applier) -> None:
+        through = applier.applied_through()
+        done = [e.id for e in log.pending(ops, 0, 10**12) if e.id <= through]
+        if done or realtime.synced(ops) != realtime.fingerprint(con):
+            logger.info("instance %s: rebuilding the serving copy", self.instance.name)
+            self._sync_all(con, ops, {i: {"recovered": True} for i in done})
+
+    def _sync_all(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+                  outcomes: dict[int, dict[str, Any]]) -> None:
+        store_scoped = self.instance.settings.files.store_scoped_customer_ids
+        ops.execute("BEGIN IMMEDIATE")
+        try:
+            realtime.publish_profiles(con, ops, self.rules, None)
+            realtime.publish_orders(con, ops, None, store_scoped)
+            realtime.publish_events(con, ops, None)
+            log.mark_applied(ops, outcomes)
+            realtime.mark_synced(ops, realtime.fingerprint(con))
+        except BaseException:
+            ops.execute("ROLLBACK")
+            raise
+        ops.execute("COMMIT")
+
+    def _drain(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+               applier: Applier) -> None:
+        through = applier.applied_through()
+        housekeeping = 0.0
+        while True:
+            self._run_jobs(con, ops)
+            entries = log.pending(ops, through, self.settings.micro_batch)
+            if not entries:
+                if self.stopping.is_set() and self.jobs.empty():
+                    return
+                if time.monotonic() - housekeeping > HOUSEKEEPING_SECONDS:
+                    housekeeping = time.monotonic()
+                    log.forget_old(ops, timedelta(hours=self.settings.idempotency_hours),
+                                   timedelta(days=self.settings.log_retention_days))
+                self.wake.wait(self.settings.poll_ms / 1000)
+                self.wake.clear()
+                continue
+            erasure = next((i for i, e in enumerate(entries) if e.kind == "erasure"), None)
+            if erasure == 0:
+                self._erase(con, ops, entries[0])
+                through = entries[0].id
+                continue
+            batch = entries[:erasure] if erasure else entries
+            self._apply(con, ops, applier, batch)
+            through = batch[-1].id
+
+    def _run_jobs(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection) -> None:
+        ran = False
+        while not self.jobs.empty():
+            job, done = self.jobs.get()
+            ran = True
+            try:
+                done.set_result(job(con))
+            except BaseException as error:
+                done.set_exception(error)
+        if ran and realtime.synced(ops) != realtime.fingerprint(con):
+            self._sync_all(con, ops, {})
+
+    def _apply(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, applier: Applier,
+               batch: list[log.Entry]) -> None:
+        try:
+            applied = applier.apply(batch)
+        except Exception:
+            if len(batch) == 1:
+                # A call that cannot apply must not hold up the ones behind it.
+                logger.exception("instance %s: ingest %d could not be applied",
+                                 self.instance.name, batch[0].id)
+                with transaction(con):
+                    con.execute("UPDATE api_ingest_state SET applied_through = ?",
+                                [batch[0].id])
+                self._publish(con, ops, None, {batch[0].id: {
+                    "failed": True, "reason": "the call could not be applied; see the server "
+                                              "log"}})
+                return
+            for entry in batch:
+                self._apply(con, ops, applier, [entry])
+            return
+        self._publish(con, ops, applied, applied.outcomes)
+
+    def _publish(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+                 applied: Applied | None, outcomes: dict[int, dict[str, Any]]) -> None:
+        store_scoped = self.instance.settings.files.store_scoped_customer_ids
+        ops.execute("BEGIN IMMEDIATE")
+        try:
+            if applied is not None:
+                realtime.publish_profiles(con, ops, self.rules, applied.touched, applied.removed)
+                realtime.publish_indicators(ops, applied.run_id, applied.indicators)
+                realtime.publish_orders(con, ops, applied.orders, store_scoped)
+                if applied.events:
+                    first = min(applied.outcomes)
+                    realtime.publish_events(con, ops, (first, applied.applied_through))
+            log.mark_applied(ops, outcomes)
+            realtime.mark_synced(ops, realtime.fingerprint(con))
+        except BaseException:
+            ops.execute("ROLLBACK")
+            raise
+        ops.execute("COMMIT")
+
+    def _erase(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+               entry: log.Entry) -> None:
+        outcome: dict[str, Any]
+        try:
+            client_id = resolve_client(con, int(entry.payload["client_id"]))
+            erasure = forget(con, self.instance.settings, client_id)
+            outcome = {"erased": erasure.client_id, "identifiers": erasure.identifiers,
+                       "customer_rows": erasure.customer_rows, "orders": erasure.orders}
+        except IdentityError as error:
+            outcome = {"erased": None, "reason": str(error)}
+        with transaction(con):
+            con.execute("UPDATE api_ingest_state SET applied_through = ?", [entry.id])
+        ops.execute("BEGIN IMMEDIATE")
+        try:
+            if outcome.get("erased") is not None:
+                realtime.unpublish_profile(ops, int(outcome["erased"]))
+            log.mark_applied(ops, {entry.id: outcome})
+            realtime.mark_synced(ops, realtime.fingerprint(con))
+        except BaseException:
+            ops.execute("ROLLBACK")
+            raise
+        ops.execute("COMMIT")
