@@ -10,10 +10,10 @@ from pathlib import Path
 
 import duckdb
 import httpx
+from tests.api.conftest import Running, new_key, order
 
 from clientela.api.keys import Scope
 from clientela.config import Instance
-from tests.api.conftest import Running, new_key, order
 
 
 def _load(running: Running, key: str, prefix: str, acknowledged: list[str],

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.api.conftest import Running, new_key, order
 
 from clientela.api.keys import Scope
 from clientela.config import Instance, create_instance
-from tests.api.conftest import Running, new_key, order
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, checks
 from schemathesis.specs.openapi import checks as openapi_checks
+from tests.api.conftest import Running, new_key, order, start_server
 
 from clientela.api.keys import Scope
 from clientela.config import create_instance
-from tests.api.conftest import Running, new_key, order, start_server
 
 EXAMPLES = 15
 """Per operation: the whole run takes well under a minute."""
