@@ -51,11 +51,14 @@ class Running:
         return self.process.wait(timeout=120)
 
 
-def start_server(home: Path, *instances: str, api_workers: int = 1) -> Running:
+def start_server(home: Path, *instances: str, api_workers: int = 1,
+                 daily: bool = False) -> Running:
+    """Without `daily`, the API alone (`--no-daily`): the daily service is tested apart."""
     port = free_port()
     log = home / f"serve-{port}.log"
     args = [str(Path(sys.executable).with_name("clientela")), "serve", "--port", str(port),
             "--api-workers", str(api_workers)]
+    args += ["--no-sftp", "--sftp-port", "0"] if daily else ["--no-daily"]
     for name in instances:
         args += ["--instance", name]
     env = os.environ | {"CLIENTELA_HOME": str(home)}

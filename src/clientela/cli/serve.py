@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clientela.api.keys import Scope, create_key, list_keys, revoke_key
-from clientela.api.server import Server, served_instances
+from clientela.api.server import Server, Service, served_instances
 from clientela.cli.errors import UserError
 from clientela.cli.options import InstanceOption, JsonOption
 from clientela.config import open_instance
@@ -30,17 +30,36 @@ def serve(
     api_workers: Annotated[int, typer.Option(
         min=1, help="API processes; they open only the operational stores, the analytics "
                     "stores stay with this process.")] = 1,
+    daily: Annotated[bool, typer.Option(
+        "--daily/--no-daily", help="Also run the daily service: drop-folder watchers, the "
+                                   "daily runs and alerts of every instance (as `clientela "
+                                   "sftp`).")] = True,
+    sftp: Annotated[bool, typer.Option(
+        "--sftp/--no-sftp", help="With the daily service, the built-in SFTP server; "
+                                 "--no-sftp when OpenSSH serves the accounts.")] = True,
+    sftp_host: Annotated[str, typer.Option(envvar="CLIENTELA_SFTP_HOST",
+                                           help="SFTP address to listen on.")] = "0.0.0.0",
+    sftp_port: Annotated[int, typer.Option(envvar="CLIENTELA_SFTP_PORT", min=0, max=65535,
+                                           help="SFTP port to listen on.")] = 2222,
 ) -> None:
     """Serve the REST API and apply what it receives; SIGTERM drains before stopping."""
     instances = served_instances(instance or [])
     if not instances:
         raise UserError("no instance to serve: create one with `clientela init NAME`")
     first = instances[0].settings.api
-    server = Server(instances, host or first.host, port or first.port, api_workers)
+    services: list[Service] = []
+    if daily:
+        from clientela.daily.hosted import HostedDailyService
+        services.append(HostedDailyService(instances[0].root.parent, sftp=sftp,
+                                           sftp_host=sftp_host, sftp_port=sftp_port))
+    server = Server(instances, host or first.host, port or first.port, api_workers, services)
     names = ", ".join(i.name for i in instances)
     console.print(f"Serving {escape(names)} on http://{server.host}:{server.port} "
                   f"(OpenAPI at /docs); Ctrl-C or SIGTERM stops after applying every "
                   "acknowledged call.")
+    if daily:
+        console.print("Daily service: drop folders watched, daily runs scheduled"
+                      + (f", SFTP on {sftp_host}:{sftp_port}" if sftp else "") + ".")
     server.run()
     console.print("Stopped; every acknowledged call is applied.")
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from clientela.alerts.checks import check_files_due, check_reject_rates
 from clientela.alerts.store import raise_alert
 from clientela.config import Instance, open_instance
-from clientela.daily.locks import instance_lock
+from clientela.daily.locks import exclusive, instance_lock
 from clientela.run.pipeline import run
 from clientela.stores import operational
 
@@ -55,8 +55,7 @@ def daily_run_job(root: str) -> None:
 def files_due_job(root: str) -> None:
     """The scheduled check that yesterday's files arrived."""
     instance = _open(root)
-    with instance_lock(instance.root):
-        check_files_due(instance, datetime.now(UTC))
+    exclusive(instance.root, lambda: check_files_due(instance, datetime.now(UTC)))
 
 
 def execute_daily_run(instance: Instance, trigger: str, scheduled_for: datetime | None = None
@@ -77,7 +76,7 @@ def execute_daily_run(instance: Instance, trigger: str, scheduled_for: datetime 
         row: dict[str, Any] = {"outcome": "failed", "message": None, "as_of": None,
                                "days_loaded": 0, "profiles": None, "indicator_run": None}
         try:
-            result = run(instance)
+            result = exclusive(instance.root, lambda: run(instance))
         except KeyboardInterrupt:
             row.update(outcome="interrupted", message="interrupted; the previous run stays whole")
             raise

@@ -8,7 +8,7 @@
 Every `poll_seconds` it looks for instances (new ones are picked up, removed ones dropped),
 re-reads a `clientela.toml` that changed, takes complete files from each drop folder and imports
 them, and delivers the alerts whose webhook try is due. Imports and daily runs work in threads,
-one at a time per instance (`instance_lock`); the event loop only orchestrates.
+one at a time per instance (`locks.exclusive`); the event loop only orchestrates.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from clientela.alerts.checks import check_reject_rates
 from clientela.alerts.webhook import deliver_due
 from clientela.config import ConfigError, Instance, InstanceError, open_instance
 from clientela.config.instance import CONFIG_FILE
-from clientela.daily.locks import instance_lock
+from clientela.daily.locks import exclusive
 from clientela.daily.runs import execute_daily_run, mark_abandoned_runs
 from clientela.drop.watcher import DropWatcher, Taken, import_taken
 from clientela.schedule.scheduler import Schedule
@@ -159,8 +159,7 @@ class DailyService:
 
     @staticmethod
     def _import_locked(instance: Instance, taken: list[Taken]) -> None:
-        with instance_lock(instance.root):
-            result = import_taken(instance, taken)
+        result = exclusive(instance.root, lambda: import_taken(instance, taken))
         loaded = result.days_loaded
         log.info("%s: imported %d file(s) from the drop folder; %s", instance.name, len(taken),
                  f"loaded {', '.join(str(d) for d in loaded)}" if loaded else "no day loaded")
