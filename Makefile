@@ -5,6 +5,7 @@ UV := .cache/uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_HOME := $(CURDIR)/demo-data
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install test test-deps lint demo bench clean
 
@@ -25,7 +26,7 @@ lint: install
 # The SFTP tests drive the built-in server with the real OpenSSH client (sshpass types passwords).
 test-deps:
 	@command -v sftp >/dev/null && command -v sshpass >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 			openssh-client sshpass; }
 
 test: lint test-deps

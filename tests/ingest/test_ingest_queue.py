@@ -4,6 +4,8 @@ interruption, and the checksum registry."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -16,6 +18,7 @@ from clientela.ingest import merge
 from clientela.ingest.importer import ImportResult, run_import
 from clientela.ingest.report import FileReport
 from clientela.ingest.status import SkipError, queue_status, skip_day
+from clientela.stores import analytics
 
 DAY1 = date(2025, 1, 1)
 DAY2 = date(2025, 1, 2)
@@ -293,3 +296,33 @@ def test_import_run_is_recorded_in_the_operational_store(
     assert last_run is not None
     assert (last_run["outcome"], last_run["files"], last_run["days_loaded"],
             last_run["rows_rejected"]) == ("succeeded", 4, 1, 2)
+
+
+def test_status_reads_the_copy_of_the_days_while_another_process_owns_the_store(
+        instance: Instance, drop: Path, write_day: WriteDay) -> None:
+    """`clientela serve` holds the analytics store: the queue's state then comes from the
+    operational store's copy, rewritten by every import and skip."""
+    write_day(drop, instance, DAY1)
+    write_day(drop, instance, DAY3, orders=["o3|S1|u1|03/01/2025|1|1|10|10|0|0"], lines=[],
+              categories=[])
+    run_import(instance, [drop])
+    skip_day(instance, DAY2, note="store closed")
+    expected = queue_status(instance)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from clientela.config import open_instance; from clientela.stores import analytics; "
+         f"con = analytics.connect(open_instance('{instance.name}', home=Path(sys.argv[1]))); "
+         "print('held', flush=True); time.sleep(60)", str(instance.root.parent)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None and owner.stdout.readline().strip() == "held"
+        with pytest.raises(analytics.StoreBusyError):
+            analytics.connect(instance, read_only=True)
+        status = queue_status(instance)
+    finally:
+        owner.kill()
+        owner.wait()
+    assert status == expected
+    # DAY3 can load now that DAY2 is skipped: its four files wait for the next import.
+    assert (status.days_loaded, status.skipped, status.files_in_inbox, status.waiting) == (
+        1, [DAY2], 4, None)

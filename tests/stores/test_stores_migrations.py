@@ -26,7 +26,7 @@ IDENTITY_TABLES = {"identifiers", "identity_members", "identity_links", "identit
 INDICATOR_TABLES = {"order_versions", "indicator_runs", "rfm_cut_points"}
 EVENT_TABLES = {"events", "api_ingest_state"}
 ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators"), (4, "events")]
-OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "api"), (4, "daily")]
+OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "api"), (4, "daily"), (5, "import_days")]
 LATEST = len(ANALYTICS)
 
 

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from clientela.alerts.store import Alert, raise_alert
 from clientela.config import Instance
 from clientela.ingest.filenames import FileNameError, parse_daily_file_name
-from clientela.ingest.inbox import done_days, inbox_files, plan
+from clientela.ingest.inbox import inbox_files, plan
 from clientela.ingest.report import FileReport
+from clientela.ingest.status import known_done_days
 from clientela.schema import RECORDS
-from clientela.stores import analytics
 
 
 def check_reject_rates(instance: Instance, reports: Iterable[FileReport]) -> list[Alert]:
@@ -89,12 +89,9 @@ def expected_day(instance: Instance, now: datetime) -> date:
 def check_files_due(instance: Instance, now: datetime) -> Alert | None:
     """Raise `files_missing` when the expected day has neither loaded nor all its files here."""
     day = expected_day(instance, now)
-    con = analytics.connect(instance)
-    try:
-        (arrival,) = arrivals(instance, [day], done_days(con))
-        waiting = plan(con, inbox_files(instance)).waiting
-    finally:
-        con.close()
+    done = known_done_days(instance)
+    (arrival,) = arrivals(instance, [day], done)
+    waiting = plan(done, inbox_files(instance)).waiting
     if arrival.state in ("loaded", "skipped", "complete"):
         return None
     due = instance.settings.alerts.files_due_at

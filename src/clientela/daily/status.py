@@ -11,9 +11,10 @@ from clientela.alerts.checks import Arrival, arrivals, expected_day
 from clientela.alerts.store import Alert, recent_alerts
 from clientela.config import Instance
 from clientela.drop.watcher import UPLOADING_SUFFIXES
-from clientela.ingest.inbox import done_days, inbox_files
+from clientela.ingest.inbox import inbox_files
+from clientela.ingest.status import known_done_days
 from clientela.schedule.scheduler import DAILY_RUN, FILES_DUE, next_runs
-from clientela.stores import analytics, operational
+from clientela.stores import operational
 
 DAYS_SHOWN = 7
 
@@ -52,11 +53,7 @@ def daily_status(instance: Instance, now: datetime | None = None) -> DailyStatus
     settings = instance.settings
     last_day = expected_day(instance, now)
     days = [last_day - timedelta(days=n) for n in range(DAYS_SHOWN - 1, -1, -1)]
-    con = analytics.connect(instance, read_only=True)
-    try:
-        done: dict[date, str] = done_days(con)
-    finally:
-        con.close()
+    done = known_done_days(instance)
     ops = operational.connect(instance)
     try:
         last_run = _row(ops, "SELECT * FROM daily_runs ORDER BY id DESC LIMIT 1")

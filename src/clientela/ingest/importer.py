@@ -21,11 +21,12 @@ from clientela.config import Instance
 from clientela.identity.evidence import EvidenceResult
 from clientela.identity.resolve import ResolveResult, run_resolution
 from clientela.ingest.batch import load_batch, rules_for
-from clientela.ingest.inbox import Waiting, inbox_files, plan, receive
+from clientela.ingest.inbox import Waiting, done_days, inbox_files, plan, receive
 from clientela.ingest.inbox_file import InboxFile
 from clientela.ingest.prepare import PreparedFile, prepare
 from clientela.ingest.report import FileReport, free_path, write_json
 from clientela.ingest.stage import SCRATCH, Staging, drop_staging
+from clientela.ingest.status import copy_done_days
 from clientela.stores import analytics, operational
 
 
@@ -79,6 +80,7 @@ def run_import(instance: Instance, paths: Iterable[Path],
                     "WHERE outcome = 'running' AND id <> ?", (run_id,))
         try:
             _load_days(con, instance, result, progress)
+            copy_done_days(con, ops)
             progress.step("resolving identities")
             loaded = result.days_loaded
             days = (f"{len(loaded)} day(s), {min(loaded)} to {max(loaded)}" if loaded
@@ -160,7 +162,7 @@ def _load_each_day(con: duckdb.DuckDBPyConnection, instance: Instance, result: I
                    progress: ImportProgress, preparer: _Preparer) -> None:
     # Each loaded day can make the next one loadable, so plan again after every commit.
     while True:
-        schedule = plan(con, inbox_files(instance))
+        schedule = plan(done_days(con), inbox_files(instance))
         result.waiting = schedule.waiting
         if not schedule.loadable:
             return

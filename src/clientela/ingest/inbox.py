@@ -156,11 +156,11 @@ def done_days(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
     return {row[0]: row[1] for row in con.execute("SELECT day, state FROM import_days").fetchall()}
 
 
-def plan(con: duckdb.DuckDBPyConnection, files: list[InboxFile]) -> Plan:
+def plan(done: dict[date, str], files: list[InboxFile]) -> Plan:
+    """What can load now, given the days done (`done_days`) and the files in the inbox."""
     by_day: dict[date, list[InboxFile]] = {}
     for inbox_file in files:
         by_day.setdefault(inbox_file.day, []).append(inbox_file)
-    done = done_days(con)
     # The queue goes on after the last day loaded; a day skipped ahead of it (a holiday known
     # in advance) is passed over when the queue reaches it, not before.
     loaded = [d for d, state in done.items() if state == "loaded"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+
+import duckdb
 
 from clientela.config import Instance
 from clientela.ingest.inbox import Waiting, done_days, inbox_files, plan
@@ -30,14 +33,42 @@ class QueueStatus:
         return asdict(self)
 
 
-def queue_status(instance: Instance) -> QueueStatus:
-    con = analytics.connect(instance, read_only=True)
+def copy_done_days(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection) -> None:
+    """Rewrite the operational store's copy of `import_days` (after an import or a skip)."""
+    done = done_days(con)
+    ops.execute("BEGIN IMMEDIATE")
     try:
-        done = done_days(con)
-        files = inbox_files(instance)
-        schedule = plan(con, files)
+        ops.execute("DELETE FROM import_days_copy")
+        ops.executemany("INSERT INTO import_days_copy VALUES (?, ?)",
+                        [(day.isoformat(), state) for day, state in sorted(done.items())])
+    except BaseException:
+        ops.execute("ROLLBACK")
+        raise
+    ops.execute("COMMIT")
+
+
+def known_done_days(instance: Instance) -> dict[date, str]:
+    """The days loaded or skipped: from the analytics store, or from the operational store's
+    copy while another process (`clientela serve`) owns the analytics store."""
+    try:
+        con = analytics.connect(instance, read_only=True)
+    except analytics.StoreBusyError:
+        ops = operational.connect(instance)
+        try:
+            rows = ops.execute("SELECT day, state FROM import_days_copy").fetchall()
+        finally:
+            ops.close()
+        return {date.fromisoformat(day): state for day, state in rows}
+    try:
+        return done_days(con)
     finally:
         con.close()
+
+
+def queue_status(instance: Instance) -> QueueStatus:
+    done = known_done_days(instance)
+    files = inbox_files(instance)
+    schedule = plan(done, files)
     loaded = sorted(d for d, state in done.items() if state == "loaded")
     ops = operational.connect(instance)
     try:
@@ -65,5 +96,10 @@ def skip_day(instance: Instance, day: date, note: str | None = None) -> None:
             raise SkipError(f"{day} is already skipped")
         con.execute("INSERT INTO import_days VALUES (?, 'skipped', ?, ?)",
                     [day, datetime.now(UTC), note])
+        ops = operational.connect(instance)
+        try:
+            copy_done_days(con, ops)
+        finally:
+            ops.close()
     finally:
         con.close()
