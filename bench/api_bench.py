@@ -178,7 +178,8 @@ def main() -> None:
     port = _free_port()
     env = os.environ | {"CLIENTELA_HOME": str(home)}
     server = subprocess.Popen([str(Path(sys.executable).with_name("clientela")), "serve",
-                               "--instance", "bench", "--port", str(port)], env=env)
+                               "--instance", "bench", "--port", str(port), "--no-daily"],
+                              env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 3600
