@@ -46,6 +46,7 @@ from clientela.config import Instance
 from clientela.identity.lookup import IdentityError, parse
 from clientela.identity.rules import IdentityRules
 from clientela.serving.realtime import unpublish_profile
+from clientela.stores import operational
 
 MAX_PAGE = 500
 
@@ -472,13 +473,8 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
                                                        {"client_id": client_id}, 1),
                               idempotency_key, wait)
         ops = who.tenant.reader()
-        ops.execute("BEGIN IMMEDIATE")
-        try:
+        with operational.transaction(ops):
             unpublish_profile(ops, client_id)
-        except BaseException:
-            ops.execute("ROLLBACK")
-            raise
-        ops.execute("COMMIT")
         return logged
 
     @app.get("/v1/orders", tags=["orders"], response_model=OrderPage, responses=responses())

@@ -32,8 +32,7 @@ from clientela.identity.forget import forget
 from clientela.identity.lookup import IdentityError, resolve_client
 from clientela.identity.rules import IdentityRules
 from clientela.serving import realtime
-from clientela.stores import analytics
-from clientela.stores.analytics import transaction
+from clientela.stores import analytics, operational
 
 logger = logging.getLogger("clientela.api")
 
@@ -103,17 +102,12 @@ class Worker:
     def _sync_all(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
                   outcomes: dict[int, dict[str, Any]]) -> None:
         store_scoped = self.instance.settings.files.store_scoped_customer_ids
-        ops.execute("BEGIN IMMEDIATE")
-        try:
+        with operational.transaction(ops):
             realtime.publish_profiles(con, ops, self.rules, None)
             realtime.publish_orders(con, ops, None, store_scoped)
             realtime.publish_events(con, ops, None)
             log.mark_applied(ops, outcomes)
             realtime.mark_synced(ops, realtime.fingerprint(con))
-        except BaseException:
-            ops.execute("ROLLBACK")
-            raise
-        ops.execute("COMMIT")
 
     def _drain(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
                applier: Applier) -> None:
@@ -162,7 +156,7 @@ class Worker:
                 # A call that cannot apply must not hold up the ones behind it.
                 logger.exception("instance %s: ingest %d could not be applied",
                                  self.instance.name, batch[0].id)
-                with transaction(con):
+                with analytics.transaction(con):
                     con.execute("UPDATE api_ingest_state SET applied_through = ?",
                                 [batch[0].id])
                 self._publish(con, ops, None, {batch[0].id: {
@@ -177,8 +171,7 @@ class Worker:
     def _publish(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
                  applied: Applied | None, outcomes: dict[int, dict[str, Any]]) -> None:
         store_scoped = self.instance.settings.files.store_scoped_customer_ids
-        ops.execute("BEGIN IMMEDIATE")
-        try:
+        with operational.transaction(ops):
             if applied is not None:
                 realtime.publish_profiles(con, ops, self.rules, applied.touched, applied.removed)
                 realtime.publish_indicators(ops, applied.run_id, applied.indicators)
@@ -188,10 +181,6 @@ class Worker:
                     realtime.publish_events(con, ops, (first, applied.applied_through))
             log.mark_applied(ops, outcomes)
             realtime.mark_synced(ops, realtime.fingerprint(con))
-        except BaseException:
-            ops.execute("ROLLBACK")
-            raise
-        ops.execute("COMMIT")
 
     def _erase(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
                entry: log.Entry) -> None:
@@ -203,15 +192,10 @@ class Worker:
                        "customer_rows": erasure.customer_rows, "orders": erasure.orders}
         except IdentityError as error:
             outcome = {"erased": None, "reason": str(error)}
-        with transaction(con):
+        with analytics.transaction(con):
             con.execute("UPDATE api_ingest_state SET applied_through = ?", [entry.id])
-        ops.execute("BEGIN IMMEDIATE")
-        try:
+        with operational.transaction(ops):
             if outcome.get("erased") is not None:
                 realtime.unpublish_profile(ops, int(outcome["erased"]))
             log.mark_applied(ops, {entry.id: outcome})
             realtime.mark_synced(ops, realtime.fingerprint(con))
-        except BaseException:
-            ops.execute("ROLLBACK")
-            raise
-        ops.execute("COMMIT")

@@ -36,15 +36,10 @@ class QueueStatus:
 def copy_done_days(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection) -> None:
     """Rewrite the operational store's copy of `import_days` (after an import or a skip)."""
     done = done_days(con)
-    ops.execute("BEGIN IMMEDIATE")
-    try:
+    with operational.transaction(ops):
         ops.execute("DELETE FROM import_days_copy")
         ops.executemany("INSERT INTO import_days_copy VALUES (?, ?)",
                         [(day.isoformat(), state) for day, state in sorted(done.items())])
-    except BaseException:
-        ops.execute("ROLLBACK")
-        raise
-    ops.execute("COMMIT")
 
 
 def known_done_days(instance: Instance) -> dict[date, str]:

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
+from clientela.stores.operational import transaction
+
 BATCH_ROWS = 50_000
 
 
@@ -24,8 +26,7 @@ def publish(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, run_id: int
         FROM profile_indicators p
     """).to_arrow_reader(BATCH_ROWS)
     published = 0
-    ops.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(ops):
         ops.execute("DELETE FROM serving_profiles")
         for batch in reader:
             columns = batch.to_pydict()
@@ -38,10 +39,6 @@ def publish(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, run_id: int
                 advance(batch.num_rows)
         ops.execute("INSERT INTO serving_runs VALUES (?, ?, ?, ?)",
                     (run_id, as_of.isoformat(), datetime.now(UTC).isoformat(), published))
-    except BaseException:
-        ops.execute("ROLLBACK")
-        raise
-    ops.execute("COMMIT")
     return published
 
 

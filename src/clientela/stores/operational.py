@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from clientela.config import Instance
@@ -23,6 +25,19 @@ def connect(instance: Instance) -> sqlite3.Connection:
         con.close()
         raise
     return con
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction (`BEGIN IMMEDIATE`: the write lock up front): committed on success,
+    rolled back on any exception, Ctrl-C included."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def schema_version(con: sqlite3.Connection) -> int:
