@@ -25,7 +25,7 @@ from clientela.config import create_instance
 from clientela.generate import generate_retailer
 from clientela.ingest.importer import run_import
 from clientela.schema import RECORDS
-from measure import peak_rss_mb  # beside this script (bench/ is not a package)
+from measure import as_installed, peak_rss_mb  # beside this script (bench/ is not a package)
 
 DATA = Path(__file__).parent / "data"
 
@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
     if args.phase:
+        as_installed()
         phase = phase_floor if args.phase == "floor" else phase_clientela
         print(json.dumps(phase(args.folder)))
         return

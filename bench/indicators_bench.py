@@ -59,7 +59,7 @@ from clientela.indicators.compute import compute_indicators
 from clientela.ingest.sql import ident, string_list
 from clientela.stores.analytics import STORE, connect, transaction
 from clientela.stores.migrations import migrations_for
-from measure import peak_rss_mb  # beside this script (bench/ is not a package)
+from measure import as_installed, peak_rss_mb  # beside this script (bench/ is not a package)
 
 DATA = Path(__file__).parent / "data"
 AS_OF = date(2026, 11, 24)
@@ -651,6 +651,8 @@ def main() -> None:
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
     if args.phase:
+        if args.phase.startswith("clientela"):
+            as_installed()
         print(json.dumps(PHASES[args.phase](args.folder)))
         return
     if args.check:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clientela.config.settings import IdentitySection, Settings
 from clientela.identity.lookup import IdentityError, parse
-from clientela.identity.rules import IdentityRules, e164
+from clientela.identity.rules import IdentityRules, compact_spelling, e164
 
 
 def _rules(**identity: object) -> IdentityRules:
@@ -24,6 +26,20 @@ def test_chilean_spellings_of_one_mobile_are_one_e164(raw: str) -> None:
 @pytest.mark.parametrize("raw", ["0", "", "n/a", "12", "09 5555 1234 5555"])
 def test_what_cannot_be_a_phone_is_not_an_identifier(raw: str) -> None:
     assert e164(raw, "CL") is None
+
+
+@settings(max_examples=400)
+@given(raw=st.text(alphabet=" ().-/+0123456789", max_size=24),
+       country=st.sampled_from(["CL", "US", "GB", "IT", "AR", ""]))
+def test_a_compact_spelling_is_the_same_number(raw: str, country: str) -> None:
+    assert e164(compact_spelling(raw), country) == e164(raw, country)
+
+
+@pytest.mark.parametrize(("raw", "compact"), [
+    ("(9) 5555 1234", "955551234"), ("(+56) 9-5555/1234", "+56955551234"),
+    ("9 5555 1234 ext. 2", "9 5555 1234 ext. 2"), ("9 5555+1234", "9 5555+1234")])
+def test_compact_spellings_keep_digits_and_a_leading_plus(raw: str, compact: str) -> None:
+    assert compact_spelling(raw) == compact
 
 
 def test_national_numbers_need_a_country() -> None:

@@ -13,13 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
-import pyarrow as pa
 
-from clientela.identity.rules import EMAIL_PATTERN, IdentityRules, e164, priority
+from clientela.identity.rules import (
+    EMAIL_PATTERN,
+    IdentityRules,
+    compact_spelling,
+    e164,
+    priority,
+)
 from clientela.identity.tombstones import purge_erased
 from clientela.ingest.sql import literal, scalar
 from clientela.schema import RESERVED_ATTRIBUTE_NAMES
-from clientela.stores.analytics import registered
 
 OBSERVATIONS = "temp.identity_observations"
 
@@ -94,26 +98,36 @@ def observe(con: duckdb.DuckDBPyConnection, rules: IdentityRules, since: datetim
 
 def _phone_spellings(con: duckdb.DuckDBPyConnection, country: str) -> None:
     """Parse each phone spelling once per country; later days find it in `phone_spellings`.
-    Leaves the E.164 form of every spelling OBSERVATIONS holds in `temp.identity_phones`."""
+    Leaves the E.164 form of every spelling OBSERVATIONS holds in `temp.identity_phones`.
+
+    A new spelling is first looked up by its compact form (`(9) 5555 1234` by `955551234`),
+    which is stored too: parsing is the slow part, and stores spell one number many ways."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE identity_phones AS
         SELECT o.raw, p.e164, p.raw IS NULL AS new
         FROM (SELECT DISTINCT raw FROM {OBSERVATIONS} WHERE type = 'phone') o
         LEFT JOIN phone_spellings p ON p.raw = o.raw AND p.country = {literal(country)}
     """)
-    new = con.execute("SELECT raw FROM temp.identity_phones WHERE new").fetchall()
-    if new:
-        raws = [raw for (raw,) in new]
-        # One insert of a column set: row by row, storing costs more than parsing.
-        with registered(con, "identity_new_spellings", {
-                "raw": pa.array(raws, pa.string()),
-                "e164": pa.array([e164(raw, country) for raw in raws], pa.string())}):
-            con.execute("INSERT INTO phone_spellings SELECT raw, ?, e164 "
-                        "FROM identity_new_spellings", [country])
-            con.execute("""
-                UPDATE temp.identity_phones SET e164 = n.e164
-                FROM identity_new_spellings n WHERE identity_phones.raw = n.raw
-            """)
+    raws = [raw for (raw,) in con.execute(
+        "SELECT raw FROM temp.identity_phones WHERE new").fetchall()]
+    if not raws:
+        return
+    compacts = [compact_spelling(raw) for raw in raws]
+    known = dict(con.execute(
+        "SELECT raw, e164 FROM phone_spellings WHERE country = ? AND raw IN (SELECT unnest(?))",
+        [country, sorted(set(compacts))]).fetchall())
+    numbers = {compact: known[compact] if compact in known else e164(compact, country)
+               for compact in compacts}
+    spellings = {raw: numbers[compact] for raw, compact in zip(raws, compacts, strict=True)}
+    spellings |= {compact: number for compact, number in numbers.items()
+                  if compact not in known and compact not in spellings}
+    # One insert of two lists: row by row, storing costs more than parsing.
+    con.execute("INSERT INTO phone_spellings SELECT unnest(?), ?, unnest(?)",
+                [list(spellings), country, list(spellings.values())])
+    con.execute("""
+        UPDATE temp.identity_phones SET e164 = n.e164
+        FROM (SELECT unnest(?) AS raw, unnest(?) AS e164) n WHERE identity_phones.raw = n.raw
+    """, [raws, [spellings[raw] for raw in raws]])
 
 
 def take_evidence(con: duckdb.DuckDBPyConnection, rules: IdentityRules,

@@ -93,6 +93,21 @@ class IdentityRules:
         return value or None
 
 
+_COMPACTABLE = re.compile(r"[ ().\-/]*\+?[ ().\-/0-9]*")
+"""Digits and the separators people write between them, with at most a leading plus."""
+
+
+def compact_spelling(raw: str) -> str:
+    """`(9) 5555 1234` -> `955551234`, `+56 9 5555 1234` -> `+56955551234`: a spelling made
+    of digits and separators only, without them. `e164` gives both spellings the same answer
+    (it reads only the digits and a leading plus), so one parse serves every such spelling.
+    Anything else (letters, an extension, a plus after a digit) is kept as it is."""
+    if len(raw) > 64 or not _COMPACTABLE.fullmatch(raw):
+        return raw
+    digits = "".join(c for c in raw if c.isdigit())
+    return "+" + digits if "+" in raw else digits
+
+
 @lru_cache(maxsize=65536)
 def e164(raw: str, country: str) -> str | None:
     """`(9) 5555 1234` in CL -> `+56955551234`; None for what cannot be a number
