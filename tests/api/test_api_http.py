@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 from tests.api.conftest import Running, new_key, order
 
-from clientela.api.keys import Scope
+from clientela.api.app import KEY_RECHECK_SECONDS
+from clientela.api.keys import Scope, list_keys, revoke_key
 from clientela.config import Instance, create_instance
+from clientela.stores import operational
 
 
 @pytest.fixture
@@ -128,6 +131,24 @@ def test_scopes_are_enforced(running: Running, shop: Instance) -> None:
     with running.client(writer) as api:
         assert api.get("/v1/profiles/user_id/u1").status_code == 403
         assert api.delete("/v1/profiles/user_id/u1").status_code == 403
+
+
+def test_a_revoked_key_is_refused_within_the_recheck_time(running: Running,
+                                                          shop: Instance) -> None:
+    writer = new_key(shop, Scope.WRITE)
+    with running.client(writer) as api:
+        assert api.post("/v1/orders", json=order()).status_code == 202
+        ops = operational.connect(shop)
+        try:
+            key_id = next(k.id for k in list_keys(ops) if writer.startswith(k.hint))
+            revoked = revoke_key(ops, key_id)
+        finally:
+            ops.close()
+        assert revoked is not None and revoked.revoked_at is not None
+        time.sleep(KEY_RECHECK_SECONDS + 0.1)
+        refused = api.post("/v1/orders", json=order("o2"))
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "unknown or revoked API key"
 
 
 def test_idempotency_key_makes_a_retry_safe(running: Running, admin: str,

@@ -16,7 +16,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
@@ -49,6 +49,8 @@ from clientela.serving.realtime import unpublish_profile
 from clientela.stores import operational
 
 MAX_PAGE = 500
+KEY_RECHECK_SECONDS = 1.0
+"""How long a revoked key may still be taken by an API process that has seen it."""
 
 
 @dataclass
@@ -67,6 +69,22 @@ class Tenant:
     local: threading.local = field(default_factory=threading.local)
     buckets: dict[int, _Bucket] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    keys: dict[str, tuple[ApiKey, float]] = field(default_factory=dict)
+
+    def live_key(self, token: str) -> ApiKey | None:
+        """The live key `token` is. A known key is checked against the store again after
+        KEY_RECHECK_SECONDS, so a revocation reaches every API process within that time
+        without a query on every call."""
+        now = time.monotonic()
+        known = self.keys.get(token)
+        if known is not None and now - known[1] < KEY_RECHECK_SECONDS:
+            return known[0]
+        key = verify(self.reader(), token)
+        if key is None:
+            self.keys.pop(token, None)
+        else:
+            self.keys[token] = (key, now)
+        return key
 
     def reader(self) -> sqlite3.Connection:
         """This thread's connection to the operational store."""
@@ -202,15 +220,15 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         return problem_response(error.status_code, str(error.detail))
 
-    def caller(scope: KeyScope) -> Callable[[Request], Caller]:
-        def authorise(request: Request) -> Caller:
+    def caller(scope: KeyScope) -> Callable[[Request], Awaitable[Caller]]:
+        async def authorise(request: Request) -> Caller:
             token = _bearer(request)
             if token is None:
                 raise ProblemError(401, "send an API key as `Authorization: Bearer KEY`",
                                    headers={"WWW-Authenticate": "Bearer"})
             name = instance_of(token)
             tenant = tenants.get(name or "")
-            key = verify(tenant.reader(), token) if tenant else None
+            key = tenant.live_key(token) if tenant else None
             if tenant is None or key is None:
                 raise ProblemError(401, "unknown or revoked API key",
                                    headers={"WWW-Authenticate": "Bearer"})
