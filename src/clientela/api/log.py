@@ -9,12 +9,13 @@ not only a crash of the process.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,21 +137,26 @@ def _check_transition(ops: sqlite3.Connection, check: StatusCheck, orders: Order
             f"{', '.join(allowed) or 'nothing: it is final'})")
 
 
+Waiting = tuple[Append, asyncio.AbstractEventLoop, "asyncio.Future[Logged]"]
+
+
 class Appender:
     """The process's one writer of the ingest log (group commit)."""
 
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
         self.orders = instance.settings.orders
-        self.queue: queue.Queue[tuple[Append, Future[Logged]] | None] = queue.Queue()
+        self.queue: queue.Queue[Waiting | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name=f"clientela-log-{instance.name}",
                                        daemon=True)
         self.thread.start()
 
-    def submit(self, item: Append) -> Future[Logged]:
-        done: Future[Logged] = Future()
-        self.queue.put((item, done))
-        return done
+    async def append(self, item: Append) -> Logged:
+        """`item`, once committed to the log (or the refusal of it)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Logged] = loop.create_future()
+        self.queue.put((item, loop, done))
+        return await done
 
     def close(self) -> None:
         self.queue.put(None)
@@ -177,36 +183,54 @@ class Appender:
         finally:
             ops.close()
 
-    def _commit(self, ops: sqlite3.Connection, waiting: list[tuple[Append, Future[Logged]]]
-                ) -> None:
-        results: list[tuple[Future[Logged], Logged | BaseException]] = []
+    def _commit(self, ops: sqlite3.Connection, waiting: list[Waiting]) -> None:
+        results: list[Logged | Exception] = []
         now = datetime.now(UTC).isoformat()
         try:
             ops.execute("BEGIN IMMEDIATE")
-            for item, done in waiting:
+            for item, _, _ in waiting:
                 ops.execute("SAVEPOINT call")
                 try:
-                    results.append((done, _append_one(ops, item, self.orders, now)))
+                    results.append(_append_one(ops, item, self.orders, now))
                     ops.execute("RELEASE call")
                 except (IdempotencyConflictError, UnknownOrderError, TransitionError) as refused:
                     ops.execute("ROLLBACK TO call")
                     ops.execute("RELEASE call")
-                    results.append((done, refused))
+                    results.append(refused)
             ops.execute("COMMIT")
         except BaseException as error:
             if ops.in_transaction:
                 ops.execute("ROLLBACK")
-            for _, done in waiting:
-                done.set_exception(error if isinstance(error, Exception) else RuntimeError(
-                    "the ingest log writer stopped"))
+            stopped = error if isinstance(error, Exception) else RuntimeError(
+                "the ingest log writer stopped")
+            _settle(waiting, [stopped] * len(waiting))
             if not isinstance(error, Exception):
                 raise
             return
-        for done, result in results:
-            if isinstance(result, BaseException):
-                done.set_exception(result)
-            else:
-                done.set_result(result)
+        _settle(waiting, results)
+
+
+def _settle(waiting: list[Waiting], results: list[Logged | Exception]) -> None:
+    """Hand each caller its result: one wake-up of each event loop for the whole group, not
+    one per call (at thousands of calls a second, the wake-ups were a third of the loop's
+    time)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Logged],
+                                                        Logged | Exception]]] = {}
+    for (_, loop, done), result in zip(waiting, results, strict=True):
+        by_loop.setdefault(loop, []).append((done, result))
+    for loop, settled in by_loop.items():
+        with suppress(RuntimeError):  # a loop already closed has no caller left to answer
+            loop.call_soon_threadsafe(_set_results, settled)
+
+
+def _set_results(settled: list[tuple[asyncio.Future[Logged], Logged | Exception]]) -> None:
+    for done, result in settled:
+        if done.cancelled():
+            continue
+        if isinstance(result, Exception):
+            done.set_exception(result)
+        else:
+            done.set_result(result)
 
 
 def pending(ops: sqlite3.Connection, after: int, limit_records: int) -> list[Entry]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 
 class FieldType(StrEnum):
@@ -29,6 +30,7 @@ class RecordKind(StrEnum):
 LIST_SEPARATOR = "##"
 
 
+@cache
 def snake_case(name: str) -> str:
     """`PaymentMethodDetail` -> `payment_method_detail` (storage and API naming)."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
