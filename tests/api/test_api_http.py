@@ -212,7 +212,7 @@ def test_a_key_reaches_only_its_instance(home: Path, serve: Callable[..., Runnin
 
 
 def _logged(instance: Instance) -> int:
-    con = sqlite3.connect(instance.operational_path)
+    con = sqlite3.connect(instance.ingest_log_path)
     try:
         return int(con.execute("SELECT count(*) FROM ingest_log").fetchone()[0])
     finally:

@@ -4,6 +4,7 @@ upgraded."""
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from clientela.config import Instance
-from clientela.stores import analytics, operational
+from clientela.stores import analytics, ingest, operational
 from clientela.stores.analytics import StoreBusyError
 from clientela.stores.migrations import Migration, StoreVersionError, migrations_for
 
@@ -26,7 +27,9 @@ IDENTITY_TABLES = {"identifiers", "identity_members", "identity_links", "identit
 INDICATOR_TABLES = {"order_versions", "indicator_runs", "rfm_cut_points"}
 EVENT_TABLES = {"events", "api_ingest_state"}
 ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators"), (4, "events")]
-OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "api"), (4, "daily"), (5, "import_days")]
+OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "api"), (4, "daily"), (5, "import_days"),
+               (6, "ingest_log_moved")]
+INGEST = [(1, "log")]
 LATEST = len(ANALYTICS)
 
 
@@ -45,8 +48,10 @@ def _sqlite(path: Path, sql: str) -> list[tuple[object, ...]]:
 def test_each_store_has_its_migrations_in_order() -> None:
     assert [(m.version, m.name) for m in migrations_for("analytics")] == ANALYTICS
     assert [(m.version, m.name) for m in migrations_for("operational")] == OPERATIONAL
-    for store in ("analytics", "operational"):
-        assert all("CREATE TABLE" in m.sql for m in migrations_for(store))
+    assert [(m.version, m.name) for m in migrations_for("ingest")] == INGEST
+    for store in ("analytics", "operational", "ingest"):
+        assert all(re.search(r"^(CREATE|ALTER) TABLE", m.sql, re.MULTILINE)
+                   for m in migrations_for(store))
 
 
 def test_new_analytics_store_is_at_the_latest_version(instance: Instance) -> None:
@@ -254,3 +259,64 @@ def test_analytics_store_open_in_another_process_is_busy(instance: Instance) -> 
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def _version_5_log(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operational store as Clientela left it when the ingest log lived there: calls 1 and 2
+    kept, call 3 handed out and already deleted by the retention."""
+    monkeypatch.setattr(operational, "migrations_for", lambda store: migrations_for(store)[:5])
+    ops = operational.connect(instance)
+    ops.execute("INSERT INTO api_keys VALUES (1, 'h', 'clk_', 'write', 'shop', 'x', NULL)")
+    ops.executemany("INSERT INTO ingest_log (id, received_at, key_id, kind, records, payload, "
+                    "state) VALUES (?, '2026-12-01', 1, 'orders', 1, '{}', ?)",
+                    [(1, "applied"), (2, "pending"), (3, "applied")])
+    ops.execute("DELETE FROM ingest_log WHERE id = 3")
+    ops.execute("INSERT INTO api_order_status VALUES ('WEB', 'A1', 'fulfilled')")
+    ops.close()
+    monkeypatch.undo()
+
+
+def _log_rows(con: sqlite3.Connection) -> list[tuple[object, ...]]:
+    return con.execute("SELECT id, kind, records FROM ingest_log ORDER BY id").fetchall()
+
+
+def test_the_ingest_log_of_an_older_store_moves_to_its_own_file(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    _version_5_log(instance, monkeypatch)
+
+    con = ingest.connect(instance)
+    try:
+        assert _log_rows(con) == [(1, "orders", 1), (2, "orders", 1)]
+        assert con.execute("SELECT * FROM api_order_status").fetchall() == [
+            ("WEB", "A1", "fulfilled")]
+        new_id = con.execute("INSERT INTO ingest_log (received_at, key_id, kind, records, "
+                             "payload) VALUES ('2026-12-06', 1, 'orders', 1, '{}')").lastrowid
+        assert new_id == 4  # never 3 again: the analytics store counts applied calls by id
+        assert con.execute("PRAGMA user_version").fetchall() == [(len(INGEST),)]
+    finally:
+        con.close()
+    ops = operational.connect(instance)
+    try:
+        assert ops.execute("PRAGMA user_version").fetchall() == [(len(OPERATIONAL),)]
+        assert ops.execute("SELECT ingest_id, state FROM api_outcomes").fetchall() == [
+            (1, "applied")]  # call 2 still pending: the worker applies it next
+        assert ops.execute("SELECT name FROM sqlite_master WHERE name LIKE '%ingest_log%' OR "
+                           "name LIKE '%order_status%'").fetchall() == []
+    finally:
+        ops.close()
+
+
+def test_a_move_cut_before_the_old_tables_were_dropped_copies_nothing_twice(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    _version_5_log(instance, monkeypatch)
+    operational.connect(instance).close()  # renamed aside, as before the copy
+    con = operational.open_sqlite(instance.ingest_log_path, ingest.STORE)
+    con.execute("INSERT INTO ingest_log (id, received_at, key_id, kind, records, payload) "
+                "VALUES (1, '2026-12-01', 1, 'orders', 1, '{}')")
+    con.close()
+
+    con = ingest.connect(instance)
+    try:
+        assert _log_rows(con) == [(1, "orders", 1), (2, "orders", 1)]
+    finally:
+        con.close()

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import math
+import pathlib
 import sqlite3
 import threading
 import time
@@ -88,13 +89,20 @@ class Tenant:
 
     def reader(self) -> sqlite3.Connection:
         """This thread's connection to the operational store."""
-        ops: sqlite3.Connection | None = getattr(self.local, "ops", None)
-        if ops is None:
-            ops = sqlite3.connect(self.instance.operational_path, timeout=30,
-                                  isolation_level=None, check_same_thread=False)
-            ops.execute("PRAGMA journal_mode = WAL")
-            self.local.ops = ops
-        return ops
+        return self._thread_connection("ops", self.instance.operational_path)
+
+    def log_reader(self) -> sqlite3.Connection:
+        """This thread's connection to the ingest log (the appender made it at start)."""
+        return self._thread_connection("log", self.instance.ingest_log_path)
+
+    def _thread_connection(self, name: str, path: pathlib.Path) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self.local, name, None)
+        if con is None:
+            con = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                  check_same_thread=False)
+            con.execute("PRAGMA journal_mode = WAL")
+            setattr(self.local, name, con)
+        return con
 
     def take_token(self, key_id: int) -> float:
         """0 when the call may go on, else the seconds to wait (token bucket per key)."""
@@ -273,7 +281,8 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
             while time.monotonic() < deadline:
                 await asyncio.sleep(pause)
                 pause = min(pause * 1.5, 0.05)
-                current = log.lookup(who.tenant.reader(), logged.ingest_id)
+                current = log.lookup(who.tenant.log_reader(), who.tenant.reader(),
+                                     logged.ingest_id)
                 if current is not None and current.state != "pending":
                     logged = log.Logged(current.ingest_id, current.state, current.records,
                                         logged.replayed, current.outcome)
@@ -406,7 +415,7 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
     def get_ingest(who: Writer, ingest_id: Annotated[int, Path(ge=1, le=2**62)]) -> Accepted:
         """Where an acknowledged call is: pending, applied (with what applying did) or
         failed."""
-        found = log.lookup(who.tenant.reader(), ingest_id)
+        found = log.lookup(who.tenant.log_reader(), who.tenant.reader(), ingest_id)
         if found is None:
             raise ProblemError(404, f"no call {ingest_id} in the ingest log")
         return Accepted(ingest_id=found.ingest_id, state=found.state,  # type: ignore[arg-type]

@@ -1,10 +1,9 @@
-"""The ingest log: every accepted write, committed to the operational store before it is
+"""The ingest log: every accepted write, committed to the ingest log store before it is
 acknowledged, and applied later, in id order, by the worker that owns the analytics store.
 
 Appends go through one writer thread per process that commits whatever calls are waiting in one
 transaction (group commit): each call still gets its answer only after the commit that holds it,
-but one `fsync` serves many calls. `synchronous = FULL` makes that commit survive a power cut,
-not only a crash of the process.
+but one `fsync` serves many calls (`stores.ingest` says why the log has a file of its own).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 
 from clientela.config import Instance
 from clientela.config.settings import OrdersSection
-from clientela.stores import operational
+from clientela.stores import ingest, operational
 
 GROUP_COMMIT_MAX = 500
 """Calls committed together at most."""
@@ -79,52 +78,53 @@ class Entry:
     received_at: datetime
 
 
-def connect(instance: Instance) -> sqlite3.Connection:
-    ops = operational.connect(instance)
-    ops.execute("PRAGMA synchronous = FULL")
-    return ops
+def lookup(con: sqlite3.Connection, serving: sqlite3.Connection, ingest_id: int
+           ) -> Logged | None:
+    row = con.execute("SELECT id, records FROM ingest_log WHERE id = ?", (ingest_id,)).fetchone()
+    return None if row is None else _status(serving, int(row[0]), int(row[1]))
 
 
-def status_of(ops: sqlite3.Connection, row: tuple[Any, ...]) -> Logged:
-    return Logged(int(row[0]), str(row[1]), int(row[2]), True,
-                  json.loads(row[3]) if row[3] else None)
+def _status(serving: sqlite3.Connection, ingest_id: int, records: int) -> Logged:
+    """Pending until the worker has published what the call did."""
+    row = serving.execute("SELECT state, outcome FROM api_outcomes WHERE ingest_id = ?",
+                          (ingest_id,)).fetchone()
+    if row is None:
+        return Logged(ingest_id, "pending", records, True, None)
+    return Logged(ingest_id, str(row[0]), records, True, json.loads(row[1]))
 
 
-def lookup(ops: sqlite3.Connection, ingest_id: int) -> Logged | None:
-    row = ops.execute("SELECT id, state, records, outcome FROM ingest_log WHERE id = ?",
-                      (ingest_id,)).fetchone()
-    return None if row is None else status_of(ops, row)
-
-
-def _append_one(ops: sqlite3.Connection, item: Append, orders: OrdersSection, now: str) -> Logged:
+def _append_one(con: sqlite3.Connection, serving: sqlite3.Connection, item: Append,
+                orders: OrdersSection, now: str) -> Logged:
     if item.idempotency_key is not None:
-        row = ops.execute("SELECT id, state, records, outcome, request_hash FROM ingest_log "
+        row = con.execute("SELECT id, records, request_hash FROM ingest_log "
                           "WHERE key_id = ? AND idempotency_key = ?",
                           (item.key_id, item.idempotency_key)).fetchone()
         if row is not None:
-            if row[4] != item.request_hash:
+            if row[2] != item.request_hash:
                 raise IdempotencyConflictError(
                     f"Idempotency-Key {item.idempotency_key!r} was used for another request "
                     f"(ingest id {row[0]}); use a new key for a new request")
-            return status_of(ops, row)
+            return _status(serving, int(row[0]), int(row[1]))
     for check in item.statuses:
         if check.change:
-            _check_transition(ops, check, orders)
-    ingest_id = ops.execute(
+            _check_transition(con, serving, check, orders)
+    ingest_id = con.execute(
         "INSERT INTO ingest_log (received_at, key_id, kind, records, payload, idempotency_key, "
         "request_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (now, item.key_id, item.kind, item.records, json.dumps(item.payload, default=str),
          item.idempotency_key, item.request_hash)).lastrowid
     assert ingest_id is not None
-    ops.executemany("INSERT OR REPLACE INTO api_order_status VALUES (?, ?, ?)",
+    con.executemany("INSERT OR REPLACE INTO api_order_status VALUES (?, ?, ?)",
                     [(c.store_code, c.order_number, c.status) for c in item.statuses])
     return Logged(ingest_id, "pending", item.records, False, None)
 
 
-def _check_transition(ops: sqlite3.Connection, check: StatusCheck, orders: OrdersSection) -> None:
+def _check_transition(con: sqlite3.Connection, serving: sqlite3.Connection, check: StatusCheck,
+                      orders: OrdersSection) -> None:
+    """Against the status the API last acknowledged, else the one served from the files."""
     key = (check.store_code, check.order_number)
-    row = ops.execute("SELECT status FROM api_order_status WHERE store_code = ? AND "
-                      "order_number = ?", key).fetchone() or ops.execute(
+    row = con.execute("SELECT status FROM api_order_status WHERE store_code = ? AND "
+                      "order_number = ?", key).fetchone() or serving.execute(
         "SELECT status FROM serving_orders WHERE store_code = ? AND order_number = ?",
         key).fetchone()
     if row is None:
@@ -163,7 +163,8 @@ class Appender:
         self.thread.join()
 
     def _run(self) -> None:
-        ops = connect(self.instance)
+        con = ingest.connect(self.instance)
+        serving = operational.connect(self.instance)
         try:
             while True:
                 first = self.queue.get()
@@ -179,28 +180,30 @@ class Appender:
                         self.queue.put(None)
                         break
                     waiting.append(more)
-                self._commit(ops, waiting)
+                self._commit(con, serving, waiting)
         finally:
-            ops.close()
+            serving.close()
+            con.close()
 
-    def _commit(self, ops: sqlite3.Connection, waiting: list[Waiting]) -> None:
+    def _commit(self, con: sqlite3.Connection, serving: sqlite3.Connection,
+                waiting: list[Waiting]) -> None:
         results: list[Logged | Exception] = []
         now = datetime.now(UTC).isoformat()
         try:
-            ops.execute("BEGIN IMMEDIATE")
+            con.execute("BEGIN IMMEDIATE")
             for item, _, _ in waiting:
-                ops.execute("SAVEPOINT call")
+                con.execute("SAVEPOINT call")
                 try:
-                    results.append(_append_one(ops, item, self.orders, now))
-                    ops.execute("RELEASE call")
+                    results.append(_append_one(con, serving, item, self.orders, now))
+                    con.execute("RELEASE call")
                 except (IdempotencyConflictError, UnknownOrderError, TransitionError) as refused:
-                    ops.execute("ROLLBACK TO call")
-                    ops.execute("RELEASE call")
+                    con.execute("ROLLBACK TO call")
+                    con.execute("RELEASE call")
                     results.append(refused)
-            ops.execute("COMMIT")
+            con.execute("COMMIT")
         except BaseException as error:
-            if ops.in_transaction:
-                ops.execute("ROLLBACK")
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             stopped = error if isinstance(error, Exception) else RuntimeError(
                 "the ingest log writer stopped")
             _settle(waiting, [stopped] * len(waiting))
@@ -233,12 +236,13 @@ def _set_results(settled: list[tuple[asyncio.Future[Logged], Logged | Exception]
             done.set_result(result)
 
 
-def pending(ops: sqlite3.Connection, after: int, limit_records: int) -> list[Entry]:
-    """Pending calls after id `after`, in id order, up to about `limit_records` records."""
+def pending(con: sqlite3.Connection, after: int, limit_records: int) -> list[Entry]:
+    """Calls after id `after` (the worker's `applied_through`), in id order, up to about
+    `limit_records` records."""
     entries: list[Entry] = []
     total = 0
-    for row in ops.execute("SELECT id, kind, payload, records, received_at FROM ingest_log "
-                           "WHERE id > ? AND state = 'pending' ORDER BY id LIMIT 5000", (after,)):
+    for row in con.execute("SELECT id, kind, payload, records, received_at FROM ingest_log "
+                           "WHERE id > ? ORDER BY id LIMIT 5000", (after,)):
         if entries and total + int(row[3]) > limit_records:
             break
         entries.append(Entry(int(row[0]), str(row[1]), json.loads(row[2]), int(row[3]),
@@ -248,19 +252,30 @@ def pending(ops: sqlite3.Connection, after: int, limit_records: int) -> list[Ent
 
 
 def mark_applied(ops: sqlite3.Connection, outcomes: dict[int, dict[str, Any]]) -> None:
-    """Inside the caller's transaction."""
+    """In the operational store, inside the transaction that publishes what the calls did."""
     now = datetime.now(UTC).isoformat()
     ops.executemany(
-        "UPDATE ingest_log SET state = ?, applied_at = ?, outcome = ? WHERE id = ?",
-        [("failed" if outcome.get("failed") else "applied", now, json.dumps(outcome, default=str),
-          ingest_id) for ingest_id, outcome in outcomes.items()])
+        "INSERT OR REPLACE INTO api_outcomes VALUES (?, ?, ?, ?)",
+        [(ingest_id, "failed" if outcome.get("failed") else "applied", now,
+          json.dumps(outcome, default=str)) for ingest_id, outcome in outcomes.items()])
 
 
-def forget_old(ops: sqlite3.Connection, idempotency: timedelta, retention: timedelta,
+def unmarked(con: sqlite3.Connection, ops: sqlite3.Connection, through: int) -> list[int]:
+    """Calls applied (up to `through`) whose outcome a crash kept from being recorded: the
+    ones after the last recorded, since calls are applied and recorded in id order."""
+    (last,) = ops.execute("SELECT coalesce(max(ingest_id), 0) FROM api_outcomes").fetchone()
+    return [int(row[0]) for row in con.execute(
+        "SELECT id FROM ingest_log WHERE id > ? AND id <= ? ORDER BY id", (last, through))]
+
+
+def forget_old(con: sqlite3.Connection, ops: sqlite3.Connection, through: int,
+               idempotency: timedelta, retention: timedelta,
                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
     """Idempotency keys past their time are cleared; applied calls past retention deleted."""
     now = clock()
-    ops.execute("UPDATE ingest_log SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL "
+    con.execute("UPDATE ingest_log SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL "
                 "AND received_at < ?", ((now - idempotency).isoformat(),))
-    ops.execute("DELETE FROM ingest_log WHERE state <> 'pending' AND applied_at < ?",
+    con.execute("DELETE FROM ingest_log WHERE id <= ? AND received_at < ?",
+                (through, (now - retention).isoformat()))
+    ops.execute("DELETE FROM api_outcomes WHERE applied_at < ?",
                 ((now - retention).isoformat(),))

@@ -13,6 +13,7 @@ workers, which apply every acknowledged call before they close their stores.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -63,7 +64,17 @@ def tenants_of(instances: Sequence[Instance]) -> dict[str, Tenant]:
 def app_from_environment() -> FastAPI:
     """The app of one API process (`--api-workers N`): instances from the environment."""
     instances = served_instances(json.loads(os.environ[INSTANCES_ENV]))
-    return create_app(tenants_of(instances))
+    app = create_app(tenants_of(instances))
+    _freeze_heap()
+    return app
+
+
+def _freeze_heap() -> None:
+    """Keep what the process has built so far out of the garbage collector's full passes:
+    each pass walked every module, model and route, and stalled every call in flight for
+    80 ms (the p99 of single POSTs went from 8 ms to 90 ms)."""
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -113,9 +124,11 @@ class Server:
     def _serve(self) -> None:
         if self.api_workers == 1:
             tenants = tenants_of(self.instances)
+            app = create_app(tenants)
+            _freeze_heap()
             try:
                 uvicorn.Server(uvicorn.Config(
-                    create_app(tenants), host=self.host, port=self.port, log_level="warning",
+                    app, host=self.host, port=self.port, log_level="warning",
                     access_log=False, timeout_graceful_shutdown=GRACE_SECONDS)).run()
             finally:
                 for tenant in tenants.values():

@@ -1,10 +1,10 @@
 """The worker: the one owner of an instance's analytics store while `clientela serve` runs.
 
-It drains the ingest log in micro-batches (`apply.Applier`), publishes what they changed to the
-serving tables and marks the calls applied, in one SQLite transaction. At start it first
-finishes what a crash left half done: calls the analytics store already holds (its
-`applied_through`) but the log still calls pending are marked applied, never applied again, and
-the serving copy is rebuilt whole when it does not match the analytics store.
+It drains the ingest log in micro-batches (`apply.Applier`), and publishes what they changed to
+the serving tables together with each call's outcome, in one transaction of the operational
+store. At start it first finishes what a crash left half done: calls the analytics store already
+holds (its `applied_through`) but without an outcome are marked applied, never applied again,
+and the serving copy is rebuilt whole when it does not match the analytics store.
 
 Other work that needs the analytics store while the server runs (a daily import, an indicator
 run) is handed to `Worker.submit`: it runs on the worker's thread between two micro-batches,
@@ -32,7 +32,7 @@ from clientela.identity.forget import forget
 from clientela.identity.lookup import IdentityError, resolve_client
 from clientela.identity.rules import IdentityRules
 from clientela.serving import realtime
-from clientela.stores import analytics, operational
+from clientela.stores import analytics, ingest, operational
 
 logger = logging.getLogger("clientela.api")
 
@@ -76,25 +76,26 @@ class Worker:
             self.failure = error
             self.ready.set()
             raise
-        ops = log.connect(self.instance)
+        ops = operational.connect(self.instance)
+        log_db = ingest.connect(self.instance)
         try:
             applier = Applier(con, self.instance)
-            self._recover(con, ops, applier)
+            self._recover(con, ops, log_db, applier)
             self.ready.set()
-            self._drain(con, ops, applier)
+            self._drain(con, ops, log_db, applier)
         except BaseException as error:
             self.failure = error
             logger.exception("the worker of instance %s stopped", self.instance.name)
             raise
         finally:
             self.ready.set()
+            log_db.close()
             ops.close()
             con.close()
 
     def _recover(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
-                 applier: Applier) -> None:
-        through = applier.applied_through()
-        done = [e.id for e in log.pending(ops, 0, 10**12) if e.id <= through]
+                 log_db: sqlite3.Connection, applier: Applier) -> None:
+        done = log.unmarked(log_db, ops, applier.applied_through())
         if done or realtime.synced(ops) != realtime.fingerprint(con):
             logger.info("instance %s: rebuilding the serving copy", self.instance.name)
             self._sync_all(con, ops, {i: {"recovered": True} for i in done})
@@ -110,18 +111,19 @@ class Worker:
             realtime.mark_synced(ops, realtime.fingerprint(con))
 
     def _drain(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
-               applier: Applier) -> None:
+               log_db: sqlite3.Connection, applier: Applier) -> None:
         through = applier.applied_through()
         housekeeping = 0.0
         while True:
             self._run_jobs(con, ops)
-            entries = log.pending(ops, through, self.settings.micro_batch)
+            entries = log.pending(log_db, through, self.settings.micro_batch)
             if not entries:
                 if self.stopping.is_set() and self.jobs.empty():
                     return
                 if time.monotonic() - housekeeping > HOUSEKEEPING_SECONDS:
                     housekeeping = time.monotonic()
-                    log.forget_old(ops, timedelta(hours=self.settings.idempotency_hours),
+                    log.forget_old(log_db, ops, through,
+                                   timedelta(hours=self.settings.idempotency_hours),
                                    timedelta(days=self.settings.log_retention_days))
                 self.wake.wait(self.settings.poll_ms / 1000)
                 self.wake.clear()

@@ -47,6 +47,12 @@ class Instance:
         return self.root / "operational.sqlite"
 
     @property
+    def ingest_log_path(self) -> Path:
+        """The API's ingest log: a file of its own, so that acknowledging a call never waits
+        for the worker's writes to the operational store."""
+        return self.root / "ingest.sqlite"
+
+    @property
     def analytics_path(self) -> Path:
         return self.root / "analytics.duckdb"
 

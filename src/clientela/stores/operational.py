@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from clientela.config import Instance
 from clientela.stores.migrations import check_not_newer, migrations_for
@@ -15,12 +16,17 @@ STORE = "operational"
 
 def connect(instance: Instance) -> sqlite3.Connection:
     """Open the store, upgrading an older schema in place; a newer one is refused untouched."""
-    con = sqlite3.connect(instance.operational_path, timeout=30, isolation_level=None)
+    return open_sqlite(instance.operational_path, STORE)
+
+
+def open_sqlite(path: Path, store: str) -> sqlite3.Connection:
+    """A SQLite store in WAL mode, its `store` migrations applied."""
+    con = sqlite3.connect(path, timeout=30, isolation_level=None)
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = NORMAL")
     con.execute("PRAGMA foreign_keys = ON")
     try:
-        migrate(con, str(instance.operational_path))
+        migrate(con, str(path), store)
     except BaseException:
         con.close()
         raise
@@ -44,10 +50,10 @@ def schema_version(con: sqlite3.Connection) -> int:
     return int(con.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(con: sqlite3.Connection, path: str) -> None:
-    migrations = migrations_for(STORE)
+def migrate(con: sqlite3.Connection, path: str, store: str = STORE) -> None:
+    migrations = migrations_for(store)
     current = schema_version(con)
-    check_not_newer(STORE, path, current, len(migrations))
+    check_not_newer(store, path, current, len(migrations))
     for migration in migrations[current:]:
         con.execute("BEGIN IMMEDIATE")
         try:

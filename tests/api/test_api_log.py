@@ -1,0 +1,64 @@
+"""The ingest log's housekeeping and crash recovery, on the stores themselves."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from clientela.api import log
+from clientela.config import Instance
+from clientela.stores import ingest, operational
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def stores(instance: Instance) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
+    con, ops = ingest.connect(instance), operational.connect(instance)
+    yield con, ops
+    con.close()
+    ops.close()
+
+
+def _log(con: sqlite3.Connection, received: datetime, idempotency_key: str) -> None:
+    con.execute("INSERT INTO ingest_log (received_at, key_id, kind, records, payload, "
+                "idempotency_key) VALUES (?, 1, 'orders', 1, '{}', ?)",
+                (received.isoformat(), idempotency_key))
+
+
+def _outcome(ops: sqlite3.Connection, ingest_id: int, applied: datetime) -> None:
+    ops.execute("INSERT INTO api_outcomes VALUES (?, 'applied', ?, '{}')",
+                (ingest_id, applied.isoformat()))
+
+
+def test_old_calls_are_forgotten_once_applied_and_keys_once_expired(
+        stores: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    con, ops = stores
+    _log(con, NOW - timedelta(days=10), "a")  # applied long ago
+    _log(con, NOW - timedelta(days=10), "b")  # as old, but the worker has not applied it
+    _log(con, NOW - timedelta(hours=2), "c")
+    _log(con, NOW - timedelta(minutes=5), "d")
+    _outcome(ops, 1, NOW - timedelta(days=10))
+
+    log.forget_old(con, ops, 1, timedelta(hours=1), timedelta(days=7), clock=lambda: NOW)
+
+    assert con.execute("SELECT id, idempotency_key FROM ingest_log ORDER BY id").fetchall() == [
+        (2, None), (3, None), (4, "d")]
+    assert ops.execute("SELECT count(*) FROM api_outcomes").fetchone() == (0,)
+
+
+def test_calls_applied_without_an_outcome_are_the_ones_after_the_last_recorded(
+        stores: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    con, ops = stores
+    for key in "abcde":
+        _log(con, NOW, key)
+    _outcome(ops, 1, NOW)
+    _outcome(ops, 2, NOW)
+
+    assert log.unmarked(con, ops, 4) == [3, 4]  # 5 is not applied yet
+    assert log.lookup(con, ops, 2) == log.Logged(2, "applied", 1, True, {})
+    assert log.lookup(con, ops, 3) == log.Logged(3, "pending", 1, True, None)
+    assert log.lookup(con, ops, 9) is None
