@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_HOME := $(CURDIR)/demo-data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test test-deps lint demo bench clean
+.PHONY: install test test-deps lint demo bench bench-deps clean
 
 $(UV):
 	$(PY) -m venv .cache/uv
@@ -63,7 +63,12 @@ demo: install
 	@echo "     $(BIN)/clientela identity review"
 	@echo "     $(BIN)/clientela run --as-of 2026-06-30   # a replay of a past day"
 
-bench: install
+# wrk, the API bench's load generator (a Debian package; sudo when not root).
+bench-deps:
+	@command -v wrk >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q wrk; }
+
+bench: install bench-deps
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/identity_bench.py
 	$(BIN)/python bench/indicators_bench.py

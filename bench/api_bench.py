@@ -1,7 +1,8 @@
 """API benchmark: a load generator on the same machine as `clientela serve`.
 
 Measures, against a real server on loopback:
-- single-order POSTs per second sustained by concurrent clients, with p50 / p99 latency;
+- single-order POSTs per second sustained by concurrent connections (wrk: `make bench` installs
+  it), with p50 / p99 latency, and how long the worker then takes to apply them all;
 - batch POSTs (1,000 orders each): orders acknowledged per second, and how long the worker
   takes to apply them;
 - profile GET by email: p50 / p99;
@@ -19,6 +20,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import socket
 import sqlite3
 import subprocess
@@ -31,7 +33,7 @@ from typing import Any
 import httpx
 
 from clientela.api.keys import Scope, create_key
-from clientela.config import create_instance
+from clientela.config import Instance, create_instance
 from clientela.generate import generate_retailer
 from clientela.ingest.importer import run_import
 from clientela.stores import operational
@@ -59,22 +61,50 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _single_posts(client: httpx.AsyncClient, seconds: float, clients: int
-                        ) -> tuple[int, list[float]]:
-    latencies: list[float] = []
-    deadline = time.monotonic() + seconds
+WRK_SCRIPT = """
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("CLIENTELA_KEY")
+function request()
+  counter = counter + 1
+  local id = tostring(math.random(1, 1000000000)) .. "-" .. counter
+  local body = '%s'
+  body = body:gsub("NUMBER", "w" .. id):gsub("USER", "api-" .. (counter %% 5000))
+  return wrk.format(nil, "/v1/orders", nil, body)
+end
+"""
+LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
-    async def one_client(n: int) -> None:
-        i = 0
-        while time.monotonic() < deadline:
-            i += 1
-            started = time.perf_counter()
-            answer = await client.post("/v1/orders", json=_order(f"s{n}-{i}", f"api-{n}-{i % 50}"))
-            latencies.append(time.perf_counter() - started)
-            assert answer.status_code == 202, answer.text
 
-    await asyncio.gather(*(one_client(n) for n in range(clients)))
-    return len(latencies), latencies
+def _single_posts(url: str, key: str, seconds: float, connections: int) -> dict[str, float]:
+    """wrk (C, one thread) holds `connections` open with single-order POSTs: a Python load
+    generator would need a core of its own to go past ~1,000 calls a second."""
+    body = json.dumps(_order("NUMBER", "USER"), separators=(",", ":"))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % body)
+        script.flush()
+        printed = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s",
+             script.name, url], env=os.environ | {"CLIENTELA_KEY": key}, capture_output=True,
+            text=True, check=True).stdout
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", printed)
+    if refused:
+        raise SystemExit(f"{refused.group(1)} single POSTs were not accepted:\n{printed}")
+    latency = {share: float(value) * LATENCY_UNITS[unit] for share, value, unit in
+               re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", printed, re.MULTILINE)}
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", printed)
+    assert rate and len(latency) == 2, printed
+    return {"single_posts_per_second": float(rate.group(1)),
+            "single_post_p50_ms": latency["50"], "single_post_p99_ms": latency["99"]}
+
+
+def _last_logged(instance: Instance) -> int:
+    con = sqlite3.connect(instance.ingest_log_path)
+    try:
+        return int(con.execute("SELECT coalesce(max(id), 0) FROM ingest_log").fetchone()[0])
+    finally:
+        con.close()
 
 
 async def _batch_posts(client: httpx.AsyncClient, batches: int) -> tuple[int, float, int]:
@@ -125,22 +155,24 @@ async def _post_to_indicators(client: httpx.AsyncClient, count: int) -> list[flo
     return latencies
 
 
-async def _measure(url: str, key: str, emails: list[str], seconds: float, clients: int,
-                   batches: int, samples: int) -> dict[str, Any]:
+async def _measure(url: str, key: str, instance: Instance, emails: list[str],
+                   seconds: float, clients: int, batches: int, samples: int
+                   ) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=clients + 4)
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"},
                                  timeout=120, limits=limits) as client:
-        posts, latencies = await _single_posts(client, seconds, clients)
+        singles = await asyncio.to_thread(_single_posts, url, key, seconds, clients)
+        drain_started = time.perf_counter()
+        await _wait_applied(client, _last_logged(instance))
+        singles_drained = time.perf_counter() - drain_started
         orders, batch_seconds, last = await _batch_posts(client, batches)
         drain_started = time.perf_counter()
         await _wait_applied(client, last)
         drained = time.perf_counter() - drain_started
         gets = await _gets(client, emails, samples)
         to_indicators = await _post_to_indicators(client, max(5, samples // 20))
-    return {
-        "single_posts_per_second": round(posts / seconds, 1),
-        "single_post_p50_ms": round(_percentile(latencies, 0.50), 2),
-        "single_post_p99_ms": round(_percentile(latencies, 0.99), 2),
+    return singles | {
+        "single_posts_applied_after_s": round(singles_drained, 2),
         "batch_orders_per_second": round(orders / batch_seconds, 1),
         "batch_orders_applied_after_s": round(drained, 2),
         "profile_get_p50_ms": round(_percentile(gets, 0.50), 2),
@@ -158,6 +190,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--api-workers", type=int, default=1,
+                        help="`clientela serve --api-workers`: 1 serves in the worker's process")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, tiny instance")
     args = parser.parse_args()
     if args.smoke:
@@ -178,7 +212,8 @@ def main() -> None:
     port = _free_port()
     env = os.environ | {"CLIENTELA_HOME": str(home)}
     server = subprocess.Popen([str(Path(sys.executable).with_name("clientela")), "serve",
-                               "--instance", "bench", "--port", str(port), "--no-daily"],
+                               "--instance", "bench", "--port", str(port), "--no-daily",
+                               "--api-workers", str(args.api_workers)],
                               env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -190,12 +225,13 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.5)
         emails = _emails(instance.operational_path) or _seed_emails(url, key)
-        result = asyncio.run(_measure(url, key, emails, args.seconds, args.clients,
+        result = asyncio.run(_measure(url, key, instance, emails, args.seconds, args.clients,
                                       args.batches, args.samples))
     finally:
         server.terminate()
         server.wait(timeout=600)
-    result |= {"customers": args.customers, "machine": platform.platform(),
+    result |= {"customers": args.customers, "api_workers": args.api_workers,
+               "machine": platform.platform(),
                "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
     print(json.dumps(result, indent=2))
 
