@@ -26,6 +26,9 @@ from clientela.stores.analytics import registered
 BATCH_ROWS = 50_000
 PROFILES = "temp.serving_selected"
 ORDERS = "temp.serving_orders_selected"
+ORDERS_PER_PART = 250_000
+"""Orders gathered with their lines at once when the whole serving copy is rebuilt: the lists
+cannot spill, and 3M orders at once ran out of the default memory limit."""
 STATE_KEY = "analytics"
 
 
@@ -35,7 +38,7 @@ def _copy(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, select: str,
     assert reader is not None
     copied = 0
     for batch in reader:
-        columns = list(batch.to_pydict().values())
+        columns = [column.to_pylist() for column in batch.columns]  # names may repeat
         ops.executemany(insert, zip(*columns, strict=True))
         copied += batch.num_rows
     return copied
@@ -137,19 +140,33 @@ def publish_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
                    keys: Sequence[tuple[str, str]] | None, store_scoped: bool) -> int:
     """Replace the serving copy of the given orders (all when None), lines and categories
     included."""
-    if keys is None:
-        ops.execute("DELETE FROM serving_orders")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {ORDERS.split('.')[-1]} AS "
-                    "SELECT store_code, order_number FROM orders")
-    else:
+    if keys is not None:
         if not keys:
             return 0
         with registered(con, "serving_keys", {"store_code": [k[0] for k in keys],
                                               "order_number": [k[1] for k in keys]}):
             con.execute(f"CREATE OR REPLACE TEMP TABLE {ORDERS.split('.')[-1]} AS "
                         "SELECT DISTINCT store_code, order_number FROM serving_keys")
+        copied = _publish_selected_orders(con, ops, store_scoped)
+        con.execute(f"DROP TABLE IF EXISTS {ORDERS}")
+        return copied
+    ops.execute("DELETE FROM serving_orders")
+    (count,) = con.execute("SELECT count(*) FROM orders").fetchone() or (0,)
+    parts = max(1, -(-int(count) // ORDERS_PER_PART))
+    copied = 0
+    for part in range(parts):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {ORDERS.split('.')[-1]} AS "
+                    "SELECT store_code, order_number FROM orders "
+                    "WHERE hash(store_code, order_number) % ? = ?", [parts, part])
+        copied += _publish_selected_orders(con, ops, store_scoped)
+    con.execute(f"DROP TABLE IF EXISTS {ORDERS}")
+    return copied
+
+
+def _publish_selected_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+                             store_scoped: bool) -> int:
     scope = "o.store_code" if store_scoped else "''"
-    copied = _copy(con, ops, f"""
+    return _copy(con, ops, f"""
         WITH sel AS (SELECT * FROM {ORDERS}),
         categories AS (
             SELECT c.store_code, c.order_number, c.line_number,
@@ -190,8 +207,6 @@ def publish_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
         FROM orders o SEMI JOIN sel USING (store_code, order_number)
         LEFT JOIN lines l USING (store_code, order_number)
     """, "INSERT OR REPLACE INTO serving_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-    con.execute(f"DROP TABLE IF EXISTS {ORDERS}")
-    return copied
 
 
 def publish_events(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
