@@ -39,11 +39,9 @@ def _adopt_moved_log(con: sqlite3.Connection, instance: Instance) -> None:
     carried over too, since the analytics store counts applied calls by id."""
     ops = operational.connect(instance)
     try:
-        moved = {row[0] for row in ops.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
-            "('moved_ingest_log', 'moved_api_order_status')")}
-        if not moved:
-            return
+        if ops.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                       "name = 'moved_ingest_log'").fetchone() is None:
+            return  # moved already (the two tables are renamed and dropped together)
         con.execute("ATTACH DATABASE ? AS ops", (str(instance.operational_path),))
         try:
             with operational.transaction(con):
