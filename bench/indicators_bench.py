@@ -235,7 +235,7 @@ def generation_sql(profiles: int, seed: int) -> list[str]:
                   l.parent_item_code, NULL, hash(l.oid, l.line_number, 'row'), o.order_date,
                   'ICOMMKT_ORDERSDETAIL_BENCH_' || strftime(o.order_date, '%Y%m%d') || '.txt',
                   l.oid * 16 + l.line_number,
-                  (o.order_date + INTERVAL 30 HOUR)::TIMESTAMPTZ
+                  (o.order_date + INTERVAL 30 HOUR)::TIMESTAMPTZ, l.oid
            FROM temp.bench_lines l JOIN temp.bench_orders o USING (oid)
            ORDER BY l.oid, l.line_number""",
         """INSERT INTO order_line_categories
@@ -244,7 +244,7 @@ def generation_sql(profiles: int, seed: int) -> list[str]:
                   'ICOMMKT_ORDERSDETAILCATEGORIES_BENCH_' || strftime(order_date, '%Y%m%d')
                       || '.txt',
                   oid * 32 + line_number * 2 + (category <> first_category)::INT,
-                  (order_date + INTERVAL 30 HOUR)::TIMESTAMPTZ
+                  (order_date + INTERVAL 30 HOUR)::TIMESTAMPTZ, oid
            FROM (SELECT o.store_code, o.order_number, l.line_number, l.oid, o.order_date,
                         l.category AS first_category,
                         unnest(CASE WHEN l.department IS NULL THEN [l.category]
@@ -285,7 +285,7 @@ def generation_sql(profiles: int, seed: int) -> list[str]:
                   promo_codes, NULL, delivery_type, NULL, NULL, payment_method, NULL, NULL, NULL,
                   status, 'CLP', NULL, hash(oid, 'row'), order_date,
                   'ICOMMKT_ORDERS_BENCH_' || strftime(order_date, '%Y%m%d') || '.txt', oid,
-                  (order_date + INTERVAL 30 HOUR)::TIMESTAMPTZ
+                  (order_date + INTERVAL 30 HOUR)::TIMESTAMPTZ, oid
            FROM totalled ORDER BY oid""",
         """INSERT INTO identifiers
            SELECT id, 'user_id', '', id::VARCHAR, TIMESTAMPTZ '2024-11-01 12:00:00', 'active', 1

@@ -61,7 +61,5 @@ def test_spark_rendering_uses_spark_functions() -> None:
         assert called & DUCKDB_ONLY == set(), (table, called & DUCKDB_ONLY)
 
 
-@pytest.mark.xfail(strict=True, reason="engine gap: the pool numbers orders with DuckDB's rowid; "
-                                       "Spark needs a stored order key")
 def test_spark_rendering_needs_no_row_ids() -> None:
     assert "rowid" not in _rendered("spark", _scope())["ind_orders"].lower()

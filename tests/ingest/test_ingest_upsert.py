@@ -80,6 +80,7 @@ def test_changed_row_replaces_the_old_one_and_is_logged(
         report_of: ReportOf) -> None:
     first = write_day(drop / "d1", instance, DAY1)
     run_import(instance, [drop / "d1"])
+    [(key,)] = query(instance, "SELECT order_key FROM orders WHERE order_number = 'o1'")
     second = write_day(drop / "d2", instance, DAY2, customers=[],
                        orders=["o0|S1|u1|02/01/2025|1|1|5|5|0|0",
                                "o1|S1|u1|01/01/2025|3|2|27.00|25.00|3.00|0"],
@@ -98,6 +99,36 @@ def test_changed_row_replaces_the_old_one_and_is_logged(
                previous_batch_day, previous_file, previous_line FROM replaced_rows""") == [
         ("orders", "S1|o1", DAY2, second["orders"].name, 3, DAY1, first["orders"].name, 2)]
     assert query(instance, "SELECT count(*) FROM orders") == [(2,)]
+    # The re-sent order keeps its key (its lines still carry it) and its old version too; the
+    # new order takes the next one.
+    assert query(instance, "SELECT order_number, order_key FROM orders ORDER BY 1") == [
+        ("o0", key + 1), ("o1", key)]
+    assert query(instance, "SELECT order_key, superseded_on FROM order_versions") == [(key, DAY2)]
+    assert query(instance, "SELECT DISTINCT order_key FROM order_lines") == [(key,)]
+
+
+def test_lines_and_categories_find_their_order_by_store_and_number(
+        instance: Instance, drop: Path, write_day: WriteDay, query: Query,
+        report_of: ReportOf) -> None:
+    # Two stores both number an order o1; day 2 sends lines for the first day's order of S2.
+    write_day(drop / "d1", instance, DAY1, orders=[
+        "o1|S1|u1|01/01/2025|3|2|30.00|25.00|0|0", "o1|S2|u1|01/01/2025|1|1|10|10|0|0"])
+    run_import(instance, [drop / "d1"])
+    files = write_day(drop / "d2", instance, DAY2, customers=[], orders=[
+        "o2|S1|u1|02/01/2025|1|1|10|10|0|0"], lines=["S2|o1|1|1|SKU9|10.00",
+                                                    "S1|o2|1|1|SKU1|10.00"],
+        categories=["S2|o1|1|Hogar", "S1|o2|1|Ropa", "S1|o2|7|Ropa"])
+
+    result = run_import(instance, [drop / "d2"])
+
+    assert report_of(result, files["lines"]).inserted == 2
+    categories = report_of(result, files["categories"])
+    assert (categories.inserted, categories.rejected_by_reason) == (2, {"unknown_order_line": 1})
+    for table in ("order_lines", "order_line_categories"):
+        assert query(instance, f"""
+            SELECT t.store_code, t.order_number, count(*) FILTER (t.order_key = o.order_key)
+            FROM {table} t JOIN orders o USING (store_code, order_number)
+            GROUP BY ALL ORDER BY 1, 2""") == [("S1", "o1", 2), ("S1", "o2", 1), ("S2", "o1", 1)]
 
 
 def test_resent_categories_replace_the_line_set(

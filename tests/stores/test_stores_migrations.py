@@ -26,7 +26,8 @@ IDENTITY_TABLES = {"identifiers", "identity_members", "identity_links", "identit
                    "tombstones", "phone_spellings", "identity_state"}
 INDICATOR_TABLES = {"order_versions", "indicator_runs", "rfm_cut_points"}
 EVENT_TABLES = {"events", "api_ingest_state"}
-ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators"), (4, "events")]
+ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators"), (4, "events"),
+             (5, "order_keys")]
 OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "api"), (4, "daily"), (5, "import_days"),
                (6, "ingest_log_moved")]
 INGEST = [(1, "log")]
@@ -162,6 +163,41 @@ def test_version_1_store_gets_the_identity_tables_keeping_its_data(
         assert analytics.schema_version(con) == LATEST
         assert con.execute("SELECT note FROM import_days").fetchall() == [("old data",)]
         assert con.execute("SELECT last_client_id FROM identity_state").fetchall() == [(0,)]
+    finally:
+        con.close()
+
+
+def test_version_4_store_gets_order_keys_tying_lines_to_their_orders(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analytics, "migrations_for", lambda store: migrations_for(store)[:4])
+    con = analytics.connect(instance)
+    provenance = "1, '2026-01-0{day}', 'f', 1, now()"
+    for store, number, day in (("S01", "1", 1), ("S02", "1", 1), ("S01", "2", 2)):
+        con.execute(f"INSERT INTO orders VALUES ('{store}', '{number}', 'u', now(), "
+                    f"'2026-01-0{day}', 1, 1, 10, 10, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, "
+                    f"NULL, NULL, NULL, NULL, 'placed', 'CLP', NULL, {provenance.format(day=day)})")
+        for line in (1, 2):
+            con.execute(f"INSERT INTO order_lines VALUES ('{store}', '{number}', {line}, 1, "
+                        f"'SKU', NULL, NULL, NULL, 10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                        f"{provenance.format(day=day)})")
+            con.execute(f"INSERT INTO order_line_categories VALUES ('{store}', '{number}', "
+                        f"{line}, 'Shoes', NULL, {provenance.format(day=day)})")
+    con.execute("INSERT INTO order_versions SELECT *, DATE '2026-01-02' FROM orders "
+                "WHERE store_code = 'S02'")
+    con.close()
+    monkeypatch.undo()
+
+    con = analytics.connect(instance)
+    try:
+        keys = dict(con.execute("SELECT store_code || '/' || order_number, order_key "
+                                "FROM orders").fetchall())
+        assert sorted(keys.values()) == [1, 2, 3]
+        for table in ("order_lines", "order_line_categories", "order_versions"):
+            assert con.execute(
+                f"SELECT count(*) FROM {table} t JOIN orders o USING (store_code, order_number) "
+                "WHERE t.order_key IS DISTINCT FROM o.order_key").fetchall() == [(0,)], table
+        assert con.execute("SELECT order_key FROM order_versions").fetchall() == [
+            (keys["S02/1"],)]
     finally:
         con.close()
 

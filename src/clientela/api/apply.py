@@ -256,7 +256,7 @@ class Applier:
 
     def _merge(self, parse: Parse, day: date, loaded_at: datetime,
                outcomes: dict[int, dict[str, Any]]) -> None:
-        merge.exclude_orphans_and_duplicates(self.con, parse)
+        merge.exclude_orphans_and_duplicates(self.con, parse, day)
         merge.merge(self.con, parse, SOURCE, day, loaded_at)
         table = parse.schema.table
         for line, column, reason in self.con.execute(

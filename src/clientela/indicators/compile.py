@@ -156,13 +156,12 @@ def window_suffix(window: int | None) -> str:
 
 def _known_orders(scope: Scope) -> exp.Expr:
     """Orders as known on D: rows sent by then, and for an order re-sent after D the version
-    that was current on D."""
+    that was current on D (it keeps the order's key)."""
     day = date_lit(scope.as_of)
-    current = (exp.select(exp.alias_(col("rowid"), "order_key"), *map(col, ORDER_COLUMNS))
-               .from_("orders").where(exp.LTE(this=col("batch_day"), expression=day)))
-    earlier = (exp.select(exp.alias_(exp.Sub(this=lit(-1), expression=col("rowid")),
-                                     "order_key"), *map(col, ORDER_COLUMNS))
-               .from_("order_versions")
+    columns = list(map(col, ("order_key", *ORDER_COLUMNS)))
+    current = (exp.select(*columns).from_("orders")
+               .where(exp.LTE(this=col("batch_day"), expression=day)))
+    earlier = (exp.select(*(c.copy() for c in columns)).from_("order_versions")
                .where(and_(exp.LTE(this=col("batch_day"), expression=day.copy()),
                            exp.GT(this=col("superseded_on"), expression=day.copy()))))
     return exp.union(current, earlier, distinct=False).subquery("o")
@@ -245,9 +244,8 @@ def raw_stages(scope: Scope) -> list[Stage]:
     whole tables."""
     if not scope.selected:
         return []
-    pool = exp.In(this=exp.Tuple(expressions=[col("store_code"), col("order_number")]),
-                  query=exp.select(col("store_code"), col("order_number")).from_("ind_orders")
-                  .subquery())
+    pool = exp.In(this=col("order_key"),
+                  query=exp.select(col("order_key")).from_("ind_orders").subquery())
     return [Stage(name, exp.select(exp.Star()).from_(table).where(pool.copy()))
             for table, name in RAW_TABLES.items()]
 
@@ -304,8 +302,7 @@ def lines_stage(scope: Scope) -> Stage:
             *(exp.alias_(col("key_id", f"k_{name}"), f"{name}_id")
               for name in LINE_KEYS.values()))
         .from_(exp.table_(_raw("order_lines", scope), alias="l"))
-        .join(exp.table_("ind_orders", alias="o"),
-              on=on("o", "l", "store_code", "order_number"))
+        .join(exp.table_("ind_orders", alias="o"), on=on("o", "l", "order_key"))
     )
     for stream, name in LINE_KEYS.items():
         key = (_product(scope, "l") if stream is Stream.PRODUCT
@@ -337,14 +334,12 @@ def order_totals_stage() -> Stage:
 
 
 def categories_stage(scope: Scope) -> Stage:
-    line_key = _line_key(col("order_key", "o"), col("line_number", "c"))
+    line_key = _line_key(col("order_key", "c"), col("line_number", "c"))
     select = (
         exp.select(col("client_id", "l"), col("order_key", "l"), col("age", "l"),
                    col("units", "l"), col("value", "l"),
                    exp.alias_(col("key_id", "k"), "key_id"))
         .from_(exp.table_(_raw("order_line_categories", scope), alias="c"))
-        .join(exp.table_("ind_orders", alias="o"),
-              on=on("o", "c", "store_code", "order_number"))
         .join(exp.table_("ind_lines", alias="l"), on=eq(col("line_key", "l"), line_key))
         .join(exp.table_(f"ind_keys_{Stream.CATEGORY.value}", alias="k"),
               on=eq(col("key", "k"), col("category", "c")))

@@ -68,7 +68,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, instance: Instance, day: date,
                     [day, loaded_at])
         step("taking identity evidence")
         evidence = take_evidence(con, IdentityRules.of(instance.settings), loaded_at)
-        con.execute(f"DROP TABLE IF EXISTS {merge.EXCLUDED}; DROP TABLE IF EXISTS batch_orders; "
+        con.execute(f"DROP TABLE IF EXISTS {merge.EXCLUDED}; DROP TABLE IF EXISTS "
+                    f"{merge.ORDER_KEYS}; DROP TABLE IF EXISTS batch_orders; "
                     "DROP TABLE IF EXISTS batch_lines")
     return reports, evidence
 
@@ -99,7 +100,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, instance: Instance, inbox_file: I
     report.reserved_columns = prepared.header.reserved
     report.rows_read = prepared.rows
     step("merging")
-    merge.exclude_orphans_and_duplicates(con, parse)
+    merge.exclude_orphans_and_duplicates(con, parse, inbox_file.day)
     counts = merge.merge(con, parse, report.file, inbox_file.day, loaded_at)
     report.inserted, report.replaced = counts.inserted, counts.replaced
     report.unchanged, report.removed = counts.unchanged, counts.removed

@@ -3,6 +3,10 @@
 A key sent again replaces the stored row (logged in `replaced_rows`); an identical row is left
 alone; a key sent twice in one file keeps its last line and rejects the earlier ones. Lines and
 categories must hang off a known order (from this batch or loaded before).
+
+Every order gets an integer `order_key` when first stored and keeps it when re-sent; its lines and
+categories carry it. Lines and categories are matched on it, so a day's merge reads only the row
+groups holding the orders it touches, not the whole history.
 """
 
 from __future__ import annotations
@@ -25,6 +29,21 @@ STORAGE_KEYS: dict[RecordKind, tuple[str, ...]] = {
 }
 
 
+MATCH_KEYS: dict[RecordKind, tuple[str, ...]] = {
+    RecordKind.CUSTOMERS: ("scope_store", "user_id"),
+    RecordKind.ORDERS: ("store_code", "order_number"),
+    RecordKind.ORDER_LINES: ("order_key", "line_number"),
+    RecordKind.ORDER_LINE_CATEGORIES: ("order_key", "line_number", "category"),
+}
+"""The columns a staged row is matched on against the stored rows: the storage key, with
+the order's key in place of its two strings."""
+
+KEYED_KINDS = (RecordKind.ORDER_LINES, RecordKind.ORDER_LINE_CATEGORIES)
+ORDER_KEYS = "order_keys"
+"""`(_line, order_key)` of the valid staged lines or categories: their order's key, NULL when
+no order has their (StoreCode, OrderNumber)."""
+
+
 @dataclass
 class MergeCounts:
     inserted: int = 0
@@ -41,8 +60,9 @@ def _join(keys: tuple[str, ...], left: str, right: str) -> str:
 
 
 EXCLUDED = "excluded"
-"""Rows of the file being merged that are well formed yet do not load: `_line`, `orphan` (its
-order or line is unknown), `superseded_by` (a later line of the file has the same key)."""
+"""Rows of the file being merged that are well formed yet do not load: `_line`, `orphan`
+('order' or 'line': what is unknown), `superseded_by` (a later line of the file has the same
+key)."""
 
 
 def loads(alias: str) -> str:
@@ -51,30 +71,62 @@ def loads(alias: str) -> str:
             f"(SELECT 1 FROM {EXCLUDED} x WHERE x._line = {alias}._line))")
 
 
-def exclude_orphans_and_duplicates(con: duckdb.DuckDBPyConnection, parse: Parse) -> None:
-    """Fill `excluded` for the file: lines and categories of unknown orders, then the earlier
-    lines of a key sent twice (the last line wins)."""
+def exclude_orphans_and_duplicates(con: duckdb.DuckDBPyConnection, parse: Parse,
+                                   day: date) -> None:
+    """Fill `excluded` for the file: lines and categories of unknown orders (their order keys,
+    found, go to `order_keys`), categories of unknown lines, then the earlier lines of a key sent
+    twice (the last line wins)."""
     staged = parse.names.staged
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {EXCLUDED} (_line BIGINT, orphan BOOLEAN, "
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {EXCLUDED} (_line BIGINT, orphan VARCHAR, "
                 "superseded_by BIGINT)")
     kind = parse.schema.kind
-    if kind in (RecordKind.ORDER_LINES, RecordKind.ORDER_LINE_CATEGORIES):
-        parent, parent_keys = (
-            ("orders", ("store_code", "order_number")) if kind is RecordKind.ORDER_LINES
-            else ("order_lines", ("store_code", "order_number", "line_number")))
+    if kind in KEYED_KINDS:
+        _find_order_keys(con, staged, day)
+        con.execute(f"INSERT INTO {EXCLUDED} SELECT _line, 'order', NULL FROM {ORDER_KEYS} "
+                    "WHERE order_key IS NULL")
+    if kind is RecordKind.ORDER_LINE_CATEGORIES:
         con.execute(f"""
-            INSERT INTO {EXCLUDED} SELECT s._line, true, NULL FROM {staged} s
-            ANTI JOIN {parent} p ON {_join(parent_keys, 'p', 's')} WHERE NOT s._invalid
+            INSERT INTO {EXCLUDED} SELECT s._line, 'line', NULL FROM {_source(parse)} s
+            ANTI JOIN order_lines l ON l.order_key = s.order_key AND l.line_number = s.line_number
+            WHERE s.order_key IS NOT NULL
         """)
     keys = STORAGE_KEYS[kind]
     key_list = ", ".join(keys)
     con.execute(f"""
         INSERT INTO {EXCLUDED}
-        SELECT s._line, false, d.kept_line FROM {staged} s JOIN (
+        SELECT s._line, NULL, d.kept_line FROM {staged} s JOIN (
             SELECT {key_list}, max(_line) AS kept_line FROM {staged} s WHERE {loads('s')}
             GROUP BY {key_list} HAVING count(*) > 1) d ON {_join(keys, 's', 'd')}
         WHERE {loads('s')} AND s._line < d.kept_line
     """)
+
+
+def _find_order_keys(con: duckdb.DuckDBPyConnection, staged: str, day: date) -> None:
+    """Fill `order_keys`: first from the orders the batch stored (their row groups alone are
+    read), then, only for rows still without one, from every stored order."""
+    batch_day = literal(day.isoformat()) + "::DATE"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {ORDER_KEYS} AS
+        SELECT s._line, s.store_code, s.order_number, o.order_key FROM {staged} s
+        LEFT JOIN (SELECT store_code, order_number, order_key FROM orders
+                   WHERE batch_day = {batch_day}) o USING (store_code, order_number)
+        WHERE NOT s._invalid
+    """)
+    if scalar(con, f"SELECT count(*) FROM {ORDER_KEYS} WHERE order_key IS NULL"):
+        con.execute(f"""
+            UPDATE {ORDER_KEYS} SET order_key = o.order_key FROM orders o
+            WHERE {ORDER_KEYS}.order_key IS NULL AND o.store_code = {ORDER_KEYS}.store_code
+              AND o.order_number = {ORDER_KEYS}.order_number
+        """)
+
+
+def _source(parse: Parse) -> str:
+    """The staged rows, with their order's key for lines and categories."""
+    staged = parse.names.staged
+    if parse.schema.kind not in KEYED_KINDS:
+        return staged
+    return (f"(SELECT s.*, k.order_key FROM {staged} s "
+            f"LEFT JOIN {ORDER_KEYS} k ON k._line = s._line)")
 
 
 def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
@@ -92,16 +144,17 @@ def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
         "'unknown order (StoreCode, OrderNumber) = (' || s.store_code || ', ' || "
         "s.order_number || '): not in this batch''s Orders nor loaded before'")
     # Only lines and categories can be orphans (and only they have both columns).
-    orphan = unknown_order if schema.kind is RecordKind.ORDER_LINES else "NULL"
+    orphan = "NULL"
+    if schema.kind in KEYED_KINDS:
+        orphan = f"CASE x.orphan WHEN 'order' THEN {unknown_order} END"
     if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:
         unknown_line = error_struct(
             "LineNumber", "unknown_order_line",
             "'unknown order line ' || s.line_number || ' of order (' || s.store_code || ', ' "
             "|| s.order_number || '): not in this batch''s OrderDetails nor loaded before'")
-        orphan = (f"CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.store_code = s.store_code "
-                  f"AND o.order_number = s.order_number) THEN {unknown_line} "
-                  f"ELSE {unknown_order} END")
-    flags = (f"list_concat(r._errors, list_filter([CASE WHEN x.orphan THEN {orphan} END, "
+        orphan = (f"CASE x.orphan WHEN 'order' THEN {unknown_order} "
+                  f"WHEN 'line' THEN {unknown_line} END")
+    flags = (f"list_concat(r._errors, list_filter([{orphan}, "
              f"CASE WHEN x.superseded_by IS NOT NULL THEN {duplicate} END], "
              "lambda e: e IS NOT NULL))")
     staged = parse.names.staged
@@ -116,22 +169,24 @@ def reasons_sql(schema: RecordSchema, parse: Parse) -> str:
 def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: date,
           loaded_at: datetime) -> MergeCounts:
     schema = parse.schema
-    staged = parse.names.staged
     table = schema.table
-    keys = STORAGE_KEYS[schema.kind]
+    kind = schema.kind
+    keys = STORAGE_KEYS[kind]
+    source = _source(parse)
     columns = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal "
         "AND database_name = current_database() ORDER BY column_index", [table]).fetchall()]
     provenance = {"batch_day": literal(day.isoformat()) + "::DATE",
                   "source_file": literal(file_name), "source_line": "s._line",
                   "loaded_at": literal(loaded_at.isoformat()) + "::TIMESTAMPTZ"}
+    orders = kind is RecordKind.ORDERS
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE matched AS
-        SELECT s._line, t.rowid AS target_row,
+        SELECT s._line, t.rowid AS target_row, {"t.order_key" if orders else "NULL"} AS order_key,
                CASE WHEN t.row_hash = s.row_hash THEN 'same'
                     WHEN t.batch_day > {provenance['batch_day']} THEN 'older'
                     ELSE 'replace' END AS action
-        FROM {staged} s JOIN {table} t ON {_join(keys, 's', 't')}
+        FROM {source} s JOIN {table} t ON {_join(MATCH_KEYS[kind], 's', 't')}
         WHERE {loads('s')}
     """)
     counts = MergeCounts()
@@ -139,6 +194,11 @@ def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: dat
     counts.unchanged = scalar(con, "SELECT count(*) FILTER (action = 'same') FROM matched")
     counts.replaced = scalar(con, "SELECT count(*) FILTER (action = 'replace') FROM matched")
     counts.kept_newer = scalar(con, "SELECT count(*) FILTER (action = 'older') FROM matched")
+    if orders:
+        # A re-sent order keeps its key; a new one takes the next, in line order.
+        last_key = scalar(con, "SELECT max(order_key) FROM orders")
+        provenance["order_key"] = (f"coalesce(m.order_key, {last_key} + "
+                                   "row_number() OVER (ORDER BY s._line))")
     if counts.replaced:
         # The scan that matches keys reads only keys and hashes (it runs over the whole table
         # every day); the old rows' provenance is fetched for the replaced ones alone.
@@ -150,41 +210,41 @@ def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: dat
             FROM matched m JOIN {table} t ON t.rowid = m.target_row
             WHERE m.action = 'replace'
         """)
-        if schema.kind is RecordKind.ORDERS:
+        if orders:
             # Kept so that a run as of an earlier day sees the order as it was then.
             con.execute(f"""
-                INSERT INTO order_versions
-                SELECT t.*, {provenance['batch_day']} FROM orders t
+                INSERT INTO order_versions BY NAME
+                SELECT t.*, {provenance['batch_day']} AS superseded_on FROM orders t
                 WHERE t.rowid IN (SELECT target_row FROM matched WHERE action = 'replace')
             """)
         con.execute(f"DELETE FROM {table} WHERE rowid IN "
                     "(SELECT target_row FROM matched WHERE action = 'replace')")
-    if schema.kind is RecordKind.ORDER_LINE_CATEGORIES:
-        counts.removed = _remove_stale_categories(con, staged, provenance["batch_day"])
+    if kind is RecordKind.ORDER_LINE_CATEGORIES:
+        counts.removed = _remove_stale_categories(con, source, provenance["batch_day"])
     select = ", ".join(provenance.get(c, f"s.{c}") for c in columns)
     con.execute(f"""
         INSERT INTO {table}
-        SELECT {select} FROM {staged} s
-        WHERE {loads('s')} AND NOT EXISTS (SELECT 1 FROM matched m
-                                   WHERE m._line = s._line AND m.action <> 'replace')
+        SELECT {select} FROM {source} s LEFT JOIN matched m ON m._line = s._line
+        WHERE {loads('s')} AND (m._line IS NULL OR m.action = 'replace')
     """)
-    counts.inserted = scalar(con, f"SELECT count(*) FROM {staged} s WHERE {loads('s')}") - (
+    counts.inserted = scalar(con, f"SELECT count(*) FROM {parse.names.staged} s "
+                                  f"WHERE {loads('s')}") - (
         counts.unchanged + counts.replaced + counts.kept_newer)
     con.execute("DROP TABLE matched")
     return counts
 
 
-def _remove_stale_categories(con: duckdb.DuckDBPyConnection, staged: str, day: str) -> int:
+def _remove_stale_categories(con: duckdb.DuckDBPyConnection, source: str, day: str) -> int:
     """A line's categories are a set: re-sending a line's categories replaces the whole set."""
-    line_keys = ("store_code", "order_number", "line_number")
+    line_keys = ("order_key", "line_number")
     key_list = ", ".join(line_keys)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE stale AS
         SELECT t.rowid AS target_row FROM order_line_categories t
-        JOIN (SELECT DISTINCT {key_list} FROM {staged} s WHERE {loads('s')}) s
+        JOIN (SELECT DISTINCT {key_list} FROM {source} s WHERE {loads('s')}) s
           ON {_join(line_keys, 't', 's')}
         WHERE t.batch_day <= {day} AND NOT EXISTS (
-            SELECT 1 FROM {staged} n WHERE {loads('n')}
+            SELECT 1 FROM {source} n WHERE {loads('n')}
               AND {_join((*line_keys, 'category'), 'n', 't')})
     """)
     removed = scalar(con, "SELECT count(*) FROM stale")
