@@ -3,15 +3,22 @@
 The stages, each materialised as a table by the engine that runs them:
 1. `ind_orders`: the pool, the orders known on the as-of date D with a purchase or fulfilled
    status, each with its profile and its age in days (D minus its local date);
+   `ind_last_order`: each profile's last purchase;
 2. `ind_lines`, `ind_order_totals`, `ind_categories`: their lines (units signed, returns
-   negative), each order's units, the purchase lines' categories;
+   negative), each order's units, the purchase lines' categories; `ind_last_lines` and
+   `ind_last_categories`: those of the last purchases;
 3. one `ind_stream_<key>` per key stream: one row per (profile, key) with its last age and its
    units per window, so distinct counts and lists per window come from one small table rather
    than from `COUNT(DISTINCT ...)` repeated per window;
-4. `ind_profile_orders`, `ind_profile_<key>`, `ind_last`, `ind_last_<key>`: per profile;
+4. per profile: `ind_profile_orders` (sums and counts), `ind_profile_<key>` (counts, lists and
+   favorite of a stream), `ind_last` and `ind_last_keys` (the last purchase),
+   `ind_rfm_population` (R, F and M), then `ind_rfm` (the codes, once the cut points are known);
 5. the result, one row per profile, every indicator in catalog order, RFM scored against cut
    points given by the caller (computed from stage 4 by a full run, read back by the
    single-profile path).
+The pool, the lines, the categories and the streams that gather lists are ordered by profile:
+gathering a profile's rows is several times faster when they are together, and the groupings
+over them are faster too.
 `Scope.selected` restricts every stage to the profiles listed in the table `ind_selected`
 (one profile, or those a realtime micro-batch touched): that path runs the very SQL of the full
 run.
@@ -194,6 +201,7 @@ def orders_stage(scope: Scope) -> Stage:
         .where(and_(exp.LTE(this=col("order_date", "o"), expression=date_lit(scope.as_of)),
                     exp.Or(this=counted.copy(), expression=fulfilled.copy()),
                     _of_selection(scope, "m"), _profile_users(scope)))
+        .order_by(col("client_id", "m"))
     )
     return Stage("ind_orders", select)
 
@@ -311,7 +319,8 @@ def lines_stage(scope: Scope) -> Stage:
                              on=eq(col("key", f"k_{name}"), key), join_type="left")
     select = select.where(and_(
         col("counted", "o"),
-        exp.LTE(this=col("batch_day", "l"), expression=date_lit(scope.as_of))))
+        exp.LTE(this=col("batch_day", "l"), expression=date_lit(scope.as_of)))
+    ).order_by(col("client_id", "o"))
     return Stage("ind_lines", select)
 
 
@@ -345,20 +354,24 @@ def categories_stage(scope: Scope) -> Stage:
               on=eq(col("key", "k"), col("category", "c")))
         .where(and_(col("is_purchase", "l"),
                     exp.LTE(this=col("batch_day", "c"), expression=date_lit(scope.as_of))))
+        .order_by(col("client_id", "l"))
     )
     return Stage("ind_categories", select)
 
 
 # Stage 3: key streams.
 
-def stream_source(stream: Stream) -> exp.Select:
-    """(client_id, order_key, age, units, value, key_id) for every purchase naming a key."""
+def stream_source(stream: Stream, last: bool = False) -> exp.Select:
+    """(client_id, order_key, age, units, value, key_id) for every purchase naming a key; with
+    `last`, for the last purchases only (lines and categories)."""
     facts = [col("client_id"), col("order_key"), col("age"), col("units"), col("value")]
     if stream is Stream.CATEGORY:
-        return exp.select(*facts, col("key_id")).from_("ind_categories")
+        return exp.select(*facts, col("key_id")).from_(
+            "ind_last_categories" if last else "ind_categories")
     if stream in LINE_KEYS:
         key = col(f"{LINE_KEYS[stream]}_id")
-        return (exp.select(*facts, exp.alias_(key, "key_id")).from_("ind_lines")
+        return (exp.select(*facts, exp.alias_(key, "key_id"))
+                .from_("ind_last_lines" if last else "ind_lines")
                 .where(and_(col("is_purchase"), exp.Not(this=exp.Is(this=key.copy(),
                                                                       expression=exp.null())))))
     if stream is Stream.STORE:
@@ -386,6 +399,10 @@ def stream_stage(stream: Stream, lists: bool, favorite: bool) -> Stage:
                          exp.alias_(exp.Min(this=col("age")), "age"), *measures)
               .from_(stream_source(stream).subquery("s"))
               .group_by(col("client_id"), col("key_id")))
+    if lists:
+        # Gathering lists is several times faster when each profile's rows are together; a
+        # grouping scatters them.
+        select = select.order_by(col("client_id"))
     return Stage(f"ind_stream_{stream.value}", select)
 
 
@@ -404,14 +421,11 @@ def _order_measure(family: Family, window: int | None) -> exp.Expr:
 def profile_orders_stage() -> Stage:
     measures = [_order_measure(f, w) for f in FAMILIES
                 if f.aggregate in (Aggregate.SUM, Aggregate.COUNT) for w in WINDOWS]
-    purchase = col("is_purchase")
-    last_key = exp.Tuple(expressions=[col("order_ts"), col("store_code"), col("order_number")])
     select = (
         exp.select(
             col("client_id"), *measures,
-            exp.alias_(filtered(exp.Min(this=col("order_date")), purchase), "first_date"),
-            exp.alias_(filtered(exp.ArgMax(this=col("order_key"), expression=last_key),
-                                purchase.copy()), "last_order"),
+            exp.alias_(filtered(exp.Min(this=col("order_date")), col("is_purchase")),
+                       "first_date"),
             exp.alias_(filtered(exp.Sum(this=col("amount")), col("fulfilled")), "ltv"))
         .from_("ind_order_totals").group_by(col("client_id"))
     )
@@ -437,7 +451,7 @@ def profile_stream_stage(stream: Stream, lists: bool, counts: bool, favorite: bo
     select = exp.select(*columns).from_(source).group_by(col("client_id"))
     # Gathered lists cannot spill to disk: a large stream is listed in parts.
     return Stage(f"ind_profile_{stream.value}", select,
-                 Parts(source, 600) if lists else None)
+                 Parts(source, 200) if lists else None)
 
 
 def _clean_list(value: exp.Expr) -> exp.Expr:
@@ -454,6 +468,35 @@ def _one_item_list(value: exp.Expr) -> exp.Expr:
                 default=exp.Array(expressions=[value.copy()]))
 
 
+def last_purchase_stage() -> Stage:
+    """Each profile's last purchase: the greatest (order time, StoreCode, OrderNumber). The
+    orders at the latest time are few, so the tie-break compares strings on them alone."""
+    purchases = exp.select(col("client_id"), exp.alias_(exp.Max(this=col("order_ts")),
+                                                        "order_ts")).from_("ind_orders").where(
+        col("is_purchase")).group_by(col("client_id"))
+    tie_break = exp.Tuple(expressions=[col("store_code", "o"), col("order_number", "o")])
+    select = (exp.select(col("client_id", "o"), exp.alias_(
+                  exp.ArgMax(this=col("order_key", "o"), expression=tie_break), "order_key"))
+              .from_(exp.table_("ind_orders", alias="o"))
+              .join(purchases.subquery("t"), on=on("o", "t", "client_id", "order_ts"))
+              .where(col("is_purchase", "o")).group_by(col("client_id", "o")))
+    return Stage("ind_last_order", select)
+
+
+def last_purchase_rows_stages() -> tuple[Stage, Stage]:
+    """The lines and categories of the last purchases, read once by every last-purchase list."""
+    def of(name: str) -> Stage:
+        last = exp.select(col("order_key")).from_("ind_last_order").subquery()
+        return Stage(f"ind_last_{name}", exp.select(exp.Star()).from_(f"ind_{name}").where(
+            exp.In(this=col("order_key"), query=last)))
+    return of("lines"), of("categories")
+
+
+LAST_ORDER_FACTS = ("amount", "order_date", "last_payment_method", "last_promo_codes",
+                    "last_delivery_type", "last_store_code")
+"""The columns of `ind_last`, which `ind_rfm` carries on to the result."""
+
+
 def last_order_stage() -> Stage:
     order_lists = {"payment_method": _clean_list(col("payment_method", "o")),
                    "promo_codes": _clean_list(col("promo_codes", "o")),
@@ -463,25 +506,31 @@ def last_order_stage() -> Stage:
         exp.select(col("client_id", "p"), exp.alias_(col("amount", "o"), "amount"),
                    exp.alias_(col("order_date", "o"), "order_date"),
                    *(exp.alias_(value, f"last_{name}") for name, value in order_lists.items()))
-        .from_(exp.table_("ind_profile_orders", alias="p"))
-        .join(exp.table_("ind_order_totals", alias="o"),
-              on=eq(col("order_key", "o"), col("last_order", "p")))
+        .from_(exp.table_("ind_last_order", alias="p"))
+        .join(exp.table_("ind_order_totals", alias="o"), on=on("o", "p", "order_key"))
     )
     return Stage("ind_last", select)
 
 
-def last_lines_stage(stream: Stream) -> Stage:
-    source = stream_source(stream).subquery("s")
-    per_key = (exp.select(col("client_id", "s"), col("key_id", "s"),
-                          exp.alias_(exp.Sum(this=col("units", "s")), "units"))
-               .from_(source)
-               .join(exp.table_("ind_profile_orders", alias="p"),
-                     on=eq(col("last_order", "p"), col("order_key", "s")))
-               .group_by(col("client_id", "s"), col("key_id", "s")))
-    select = (exp.select(col("client_id"), exp.alias_(ranked_ids(
-                  col("units"), col("key_id"), exp.true()), "keys"))
-              .from_(per_key.subquery("k")).group_by(col("client_id")))
-    return Stage(f"ind_last_{stream.value}", select)
+def last_keys_stage() -> Stage:
+    """The keys of each profile's last purchase, a list per stream, most units first: one small
+    grouping over the last purchases' rows for every stream."""
+    rows = [exp.select(exp.alias_(lit(stream.value), "stream"), col("client_id"),
+                       col("key_id"), col("units"))
+            .from_(stream_source(stream, last=True).subquery("s"))
+            for stream in last_lines_streams()]
+    union: exp.Query = rows[0]
+    for part in rows[1:]:
+        union = exp.union(union, part, distinct=False)
+    per_key = (exp.select(col("stream"), col("client_id"), col("key_id"),
+                          exp.alias_(exp.Sum(this=col("units")), "units"))
+               .from_(union.subquery("r")).group_by(col("stream"), col("client_id"),
+                                                     col("key_id")))
+    lists = [exp.alias_(ranked_ids(col("units"), col("key_id"),
+                                   eq(col("stream"), lit(stream.value))), stream.value)
+             for stream in last_lines_streams()]
+    return Stage("ind_last_keys", exp.select(col("client_id"), *lists)
+                 .from_(per_key.subquery("k")).group_by(col("client_id")))
 
 
 def streams_needed() -> dict[Stream, tuple[bool, bool, bool]]:
@@ -509,17 +558,19 @@ def last_lines_streams() -> list[Stream]:
 
 
 def stages(scope: Scope) -> list[Stage]:
-    """Every stage before the result, in order."""
+    """Every stage before the result, in order: each large table is read by all its readers
+    soon after it is made, so that it can be dropped early (memory is what a large run lacks)."""
     needed = streams_needed()
+    last_lines, last_categories = last_purchase_rows_stages()
     built = [orders_stage(scope), *raw_stages(scope),
-             *(keys_stage(s, scope) for s in key_streams()),
-             lines_stage(scope), order_totals_stage(), categories_stage(scope)]
-    built += [stream_stage(stream, lists, favorite)
-              for stream, (lists, _, favorite) in needed.items()]
-    built.append(profile_orders_stage())
-    built += [profile_stream_stage(stream, *asks) for stream, asks in needed.items()]
-    built.append(last_order_stage())
-    built += [last_lines_stage(stream) for stream in last_lines_streams()]
+             *(keys_stage(s, scope) for s in key_streams()), last_purchase_stage(),
+             lines_stage(scope), last_lines, order_totals_stage(), profile_orders_stage(),
+             last_order_stage(), categories_stage(scope), last_categories]
+    built.append(last_keys_stage())
+    for stream, (lists, counts, favorite) in needed.items():
+        built += [stream_stage(stream, lists, favorite),
+                  profile_stream_stage(stream, lists, counts, favorite)]
+    built.append(rfm_population_stage(scope.as_of))
     return built
 
 
@@ -527,6 +578,9 @@ def stages(scope: Scope) -> list[Stage]:
 
 def family_named(name: str) -> Family:
     return next(f for f in FAMILIES if f.name == name)
+
+
+RFM_POPULATION = "ind_rfm_population"
 
 
 def rfm_value(dimension: str, window: int | None, as_of: date) -> exp.Expr:
@@ -548,24 +602,25 @@ def score(value: exp.Expr, points: dict[int, Decimal], lower_is_better: bool
     return total
 
 
-def rfm_code(window: int | None, cut_points: CutPoints, as_of: date) -> exp.Expr:
+def _rfm_column(dimension: str, window: int | None) -> exp.Expr:
+    """R, F or M of a window in RFM_POPULATION."""
+    return col("r") if dimension == "R" else col(f"{dimension.lower()}_{window_label(window)}")
+
+
+def rfm_code(window: int | None, cut_points: CutPoints) -> exp.Expr:
     label = window_label(window)
-    digits = [cast(score(rfm_value(d, window, as_of), cut_points.get((label, d), {}), d == "R"),
+    digits = [cast(score(_rfm_column(d, window), cut_points.get((label, d), {}), d == "R"),
                    "VARCHAR") for d in "RFM"]
-    purchases = col(family_named("Purchases").field(window), "po")
-    return case((exp.GT(this=coalesce(purchases, lit(0)), expression=lit(0)),
+    return case((exp.GT(this=col(f"f_{label}"), expression=lit(0)),
                  exp.Concat(expressions=digits)))
 
 
 def rfm_stage(scope: Scope, cut_points: CutPoints) -> Stage:
-    """Every window's RFM code, scored against `cut_points`."""
-    codes = [exp.alias_(rfm_code(w, cut_points, scope.as_of), f"rfm_{window_label(w)}")
-             for w in WINDOWS]
-    select = (exp.select(col("client_id", "po"), *codes)
-              .from_(exp.table_("ind_profile_orders", alias="po"))
-              .join(exp.table_("ind_last", alias="last"), on=on("po", "last", "client_id"),
-                    join_type="left"))
-    return Stage("ind_rfm", select)
+    """Every window's RFM code, scored against `cut_points`, beside the last purchase's
+    facts."""
+    codes = [exp.alias_(rfm_code(w, cut_points), f"rfm_{window_label(w)}") for w in WINDOWS]
+    return Stage("ind_rfm", exp.select(col("client_id"), *map(col, LAST_ORDER_FACTS), *codes)
+                 .from_(RFM_POPULATION))
 
 
 def _mapped(code: exp.Expr, patterns: Sequence[tuple[str, str]]) -> exp.Expr:
@@ -605,21 +660,21 @@ def _single(field: SingleField, scope: Scope) -> exp.Expr:
         case Single.FIRST_DATE:
             return col("first_date", "po")
         case Single.LAST_DATE:
-            return col("order_date", "last")
+            return col("order_date", "rfm")
         case Single.DAYS_SINCE_FIRST:
             return cast(days_between(col("first_date", "po"), as_of), "BIGINT")
         case Single.DAYS_SINCE_LAST:
-            return cast(days_between(col("order_date", "last"), as_of), "BIGINT")
+            return cast(days_between(col("order_date", "rfm"), as_of), "BIGINT")
         case Single.LAST_AMOUNT:
-            return cast(col("amount", "last"), AMOUNT)
+            return cast(col("amount", "rfm"), AMOUNT)
         case Single.LAST_ORDER_LIST:
-            return coalesce(col(f"last_{field.column}", "last"), empty_list())
+            return coalesce(col(f"last_{field.column}", "rfm"), empty_list())
         case Single.LAST_LINES_LIST:
             stream = field.stream.value if field.stream else ""
-            return coalesce(col("keys", f"last_{stream}"), cast(exp.Array(expressions=[]),
-                                                                "BIGINT[]"))
+            return coalesce(col(stream, "last_keys"), cast(exp.Array(expressions=[]),
+                                                           "BIGINT[]"))
         case Single.AVERAGE_DAYS:
-            span = cast(days_between(col("first_date", "po"), col("order_date", "last")),
+            span = cast(days_between(col("first_date", "po"), col("order_date", "rfm")),
                         "DOUBLE")
             return case((exp.GTE(this=total_purchases, expression=lit(2)),
                          exp.Div(this=span, expression=exp.Paren(this=exp.Sub(
@@ -634,7 +689,7 @@ def _single(field: SingleField, scope: Scope) -> exp.Expr:
 
 
 RESULT_PARTS = Parts("profiles", 3000)
-"""The result joins a dozen per-profile stages holding lists: each part builds the hash tables
+"""The result joins eight per-profile stages holding lists: each part builds the hash tables
 of its own profiles."""
 
 
@@ -649,32 +704,41 @@ def result(scope: Scope) -> exp.Select:
     select = (exp.select(*columns).from_(exp.table_("profiles", alias="pr"))
               .join(exp.table_("ind_profile_orders", alias="po"),
                     on=on("pr", "po", "client_id"), join_type="left")
-              .join(exp.table_("ind_last", alias="last"),
-                    on=on("pr", "last", "client_id"), join_type="left")
               .join(exp.table_("ind_rfm", alias="rfm"),
-                    on=on("pr", "rfm", "client_id"), join_type="left"))
+                    on=on("pr", "rfm", "client_id"), join_type="left")
+              .join(exp.table_("ind_last_keys", alias="last_keys"),
+                    on=on("pr", "last_keys", "client_id"), join_type="left"))
     for stream in streams_needed():
         alias = f"p_{stream.value}"
         select = select.join(exp.table_(f"ind_profile_{stream.value}", alias=alias),
                              on=on("pr", alias, "client_id"), join_type="left")
-    for stream in last_lines_streams():
-        alias = f"last_{stream.value}"
-        select = select.join(exp.table_(f"ind_last_{stream.value}", alias=alias),
-                             on=on("pr", alias, "client_id"), join_type="left")
     return select.where(_of_selection(scope, "pr"))
 
 
-def cut_points_query(window: int | None, dimension: str, as_of: date) -> exp.Select:
-    """(score, threshold) for scores 2-5 of a window's population: each value's score is
-    1 + floor(5 × below / n), `below` the profiles with a strictly worse value; the threshold
-    of a score is the least good value reaching it."""
-    purchases = col(family_named("Purchases").field(window), "po")
-    value = rfm_value(dimension, window, as_of)
+def rfm_population_stage(as_of: date) -> Stage:
+    """Every buying profile's R, and F and M of each window (`f_30`, `m_30`... `f_total`): what
+    the cut points rank and the codes score; and its last purchase's facts, for the result."""
+    columns: list[exp.Expr] = [col("client_id", "po"),
+                               exp.alias_(rfm_value("R", None, as_of), "r")]
+    for window in WINDOWS:
+        label = window_label(window)
+        columns += [exp.alias_(coalesce(rfm_value("F", window, as_of), lit(0)), f"f_{label}"),
+                    exp.alias_(rfm_value("M", window, as_of), f"m_{label}")]
+    columns += [col(name, "last") for name in LAST_ORDER_FACTS]
+    return Stage(RFM_POPULATION, exp.select(*columns)
+                 .from_(exp.table_("ind_profile_orders", alias="po"))
+                 .join(exp.table_("ind_last", alias="last"), on=on("po", "last", "client_id")))
+
+
+def cut_points_query(window: int | None, dimension: str) -> exp.Select:
+    """(window, dimension, t2 ... t5) for scores 2-5 of a window's population (read from
+    RFM_POPULATION): each value's score is 1 + floor(5 × below / n), `below` the profiles with
+    a strictly worse value; the threshold of a score is the least good value reaching it."""
+    label = window_label(window)
+    value = _rfm_column(dimension, window)
     lower_is_better = dimension == "R"
-    population = (exp.select(exp.alias_(value, "v"))
-                  .from_(exp.table_("ind_profile_orders", alias="po"))
-                  .join(exp.table_("ind_last", alias="last"), on=on("po", "last", "client_id"))
-                  .where(exp.GT(this=coalesce(purchases, lit(0)), expression=lit(0))))
+    population = (exp.select(exp.alias_(value, "v")).from_(RFM_POPULATION)
+                  .where(exp.GT(this=col(f"f_{label}"), expression=lit(0))))
     counts = (exp.select(col("v"), exp.alias_(exp.Count(this=exp.Star()), "c"))
               .from_(population.subquery("pop")).group_by(col("v")))
     worse_first = exp.Ordered(this=col("v"), desc=lower_is_better)
@@ -689,10 +753,22 @@ def cut_points_query(window: int | None, dimension: str, as_of: date) -> exp.Sel
             this=exp.Mul(this=lit(5), expression=coalesce(below, lit(0))), expression=total))),
             "score")).from_(counts.subquery("counts"))
     best = exp.Max if lower_is_better else exp.Min
-    thresholds = [exp.alias_(filtered(best(this=col("v")),
-                                      exp.GTE(this=col("score"), expression=lit(k))), f"t{k}")
+    thresholds = [exp.alias_(cast(filtered(best(this=col("v")),
+                                           exp.GTE(this=col("score"), expression=lit(k))),
+                                  "DECIMAL(18, 2)"), f"t{k}")
                   for k in range(2, 6)]
-    return exp.select(*thresholds).from_(scored.subquery("scored"))
+    return exp.select(exp.alias_(lit(label), "window_name"), exp.alias_(lit(dimension),
+                                                                         "dimension"),
+                      *thresholds).from_(scored.subquery("scored"))
+
+
+def cut_points_select() -> exp.Expr:
+    """Every window's and dimension's cut points in one statement."""
+    queries = [cut_points_query(window, dimension) for window in WINDOWS for dimension in "RFM"]
+    union: exp.Expr = queries[0]
+    for query in queries[1:]:
+        union = exp.union(union, query, distinct=False)
+    return union
 
 
 # Key ids back to names.

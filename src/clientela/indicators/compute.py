@@ -24,7 +24,7 @@ from clientela.indicators.compile import (
     Parts,
     Scope,
     Stage,
-    cut_points_query,
+    cut_points_select,
     decoded,
     in_part,
     keys_select,
@@ -60,7 +60,7 @@ def _rendered_stages(scope: Scope) -> tuple[Rendered, ...]:
     """Every stage, rendered: each is dropped after its last reader, so a large run holds only
     what is still to be read."""
     built = stages(scope)
-    final = rfm_stage(scope, {}).select, cut_points_query(None, "R", scope.as_of), \
+    final = rfm_stage(scope, {}).select, cut_points_select(), \
         result(scope), keys_select()
     kept = {t.name for expression in final for t in expression.find_all(exp.Table)}
     last_reader: dict[str, int] = {}
@@ -138,15 +138,19 @@ def _drop(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
 
 def cut_points_of_population(con: duckdb.DuckDBPyConnection, scope: Scope) -> CutPoints:
     """The cut points of every window and dimension, from the per-profile stages."""
-    points: CutPoints = {}
-    for window in WINDOWS:
-        for dimension in "RFM":
-            row = con.execute(cut_points_query(window, dimension, scope.as_of).sql(DIALECT)
-                              ).fetchone()
-            points[(window_label(window), dimension)] = {
-                score: Decimal(value) for score, value in zip(range(2, 6), row or (), strict=True)
-                if value is not None}
+    points: CutPoints = {(window_label(window), dimension): {}
+                         for window in WINDOWS for dimension in "RFM"}
+    for label, dimension, *thresholds in con.execute(
+            _rendered_cut_points()).fetchall():
+        points[(label, dimension)] = {score: Decimal(value) for score, value in
+                                      zip(range(2, 6), thresholds, strict=True)
+                                      if value is not None}
     return points
+
+
+@lru_cache(maxsize=1)
+def _rendered_cut_points() -> str:
+    return cut_points_select().sql(DIALECT)
 
 
 def compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
