@@ -201,7 +201,6 @@ def orders_stage(scope: Scope) -> Stage:
         .where(and_(exp.LTE(this=col("order_date", "o"), expression=date_lit(scope.as_of)),
                     exp.Or(this=counted.copy(), expression=fulfilled.copy()),
                     _of_selection(scope, "m"), _profile_users(scope)))
-        .order_by(col("client_id", "m"))
     )
     return Stage("ind_orders", select)
 
@@ -515,10 +514,11 @@ def last_order_stage() -> Stage:
 def last_keys_stage() -> Stage:
     """The keys of each profile's last purchase, a list per stream, most units first: one small
     grouping over the last purchases' rows for every stream."""
-    rows = [exp.select(exp.alias_(lit(stream.value), "stream"), col("client_id"),
-                       col("key_id"), col("units"))
+    streams = last_lines_streams()
+    rows = [exp.select(exp.alias_(lit(tag), "stream"), col("client_id"), col("key_id"),
+                       col("units"))
             .from_(stream_source(stream, last=True).subquery("s"))
-            for stream in last_lines_streams()]
+            for tag, stream in enumerate(streams)]
     union: exp.Query = rows[0]
     for part in rows[1:]:
         union = exp.union(union, part, distinct=False)
@@ -526,9 +526,8 @@ def last_keys_stage() -> Stage:
                           exp.alias_(exp.Sum(this=col("units")), "units"))
                .from_(union.subquery("r")).group_by(col("stream"), col("client_id"),
                                                      col("key_id")))
-    lists = [exp.alias_(ranked_ids(col("units"), col("key_id"),
-                                   eq(col("stream"), lit(stream.value))), stream.value)
-             for stream in last_lines_streams()]
+    lists = [exp.alias_(ranked_ids(col("units"), col("key_id"), eq(col("stream"), lit(tag))),
+                        stream.value) for tag, stream in enumerate(streams)]
     return Stage("ind_last_keys", exp.select(col("client_id"), *lists)
                  .from_(per_key.subquery("k")).group_by(col("client_id")))
 

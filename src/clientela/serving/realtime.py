@@ -146,7 +146,8 @@ def publish_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
         with registered(con, "serving_keys", {"store_code": [k[0] for k in keys],
                                               "order_number": [k[1] for k in keys]}):
             con.execute(f"CREATE OR REPLACE TEMP TABLE {ORDERS.split('.')[-1]} AS "
-                        "SELECT DISTINCT store_code, order_number FROM serving_keys")
+                        "SELECT order_key FROM orders o SEMI JOIN serving_keys k "
+                        "USING (store_code, order_number)")
         copied = _publish_selected_orders(con, ops, store_scoped)
         con.execute(f"DROP TABLE IF EXISTS {ORDERS}")
         return copied
@@ -156,8 +157,7 @@ def publish_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
     copied = 0
     for part in range(parts):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {ORDERS.split('.')[-1]} AS "
-                    "SELECT store_code, order_number FROM orders "
-                    "WHERE hash(store_code, order_number) % ? = ?", [parts, part])
+                    "SELECT order_key FROM orders WHERE order_key % ? = ?", [parts, part])
         copied += _publish_selected_orders(con, ops, store_scoped)
     con.execute(f"DROP TABLE IF EXISTS {ORDERS}")
     return copied
@@ -169,12 +169,11 @@ def _publish_selected_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connec
     return _copy(con, ops, f"""
         WITH sel AS (SELECT * FROM {ORDERS}),
         categories AS (
-            SELECT c.store_code, c.order_number, c.line_number,
-                   list(c.category ORDER BY c.category) AS categories
-            FROM order_line_categories c SEMI JOIN sel USING (store_code, order_number)
+            SELECT c.order_key, c.line_number, list(c.category ORDER BY c.category) AS categories
+            FROM order_line_categories c SEMI JOIN sel USING (order_key)
             GROUP BY ALL),
         lines AS (
-            SELECT l.store_code, l.order_number,
+            SELECT l.order_key,
                    list(struct_pack(line_number := l.line_number, quantity := l.quantity,
                         item_code := l.item_code, item_name := l.item_name, brand := l.brand,
                         description := l.description, price := l.price,
@@ -183,8 +182,8 @@ def _publish_selected_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connec
                         seller := l.seller, parent_item_code := l.parent_item_code,
                         categories := coalesce(c.categories, []), attributes := l.extra)
                         ORDER BY l.line_number) AS lines
-            FROM order_lines l SEMI JOIN sel USING (store_code, order_number)
-            LEFT JOIN categories c USING (store_code, order_number, line_number)
+            FROM order_lines l SEMI JOIN sel USING (order_key)
+            LEFT JOIN categories c USING (order_key, line_number)
             GROUP BY ALL)
         SELECT o.store_code, o.order_number, {scope}, trim(o.user_id),
                strftime(timezone('UTC', o.order_ts), '%Y-%m-%dT%H:%M:%S.%fZ'),
@@ -204,8 +203,8 @@ def _publish_selected_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connec
                    currency := o.currency, attributes := o.extra,
                    lines := coalesce(l.lines, []), source_file := o.source_file,
                    source_line := o.source_line, loaded_at := o.loaded_at))::VARCHAR
-        FROM orders o SEMI JOIN sel USING (store_code, order_number)
-        LEFT JOIN lines l USING (store_code, order_number)
+        FROM orders o SEMI JOIN sel USING (order_key)
+        LEFT JOIN lines l USING (order_key)
     """, "INSERT OR REPLACE INTO serving_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
