@@ -23,7 +23,8 @@ def test_orders_published_in_parts_are_those_published_at_once(
         def published() -> list[tuple[object, ...]]:
             with operational.transaction(ops):
                 count = realtime.publish_orders(con, ops, None, store_scoped=True)
-            rows = ops.execute("SELECT * FROM serving_orders ORDER BY 1, 2").fetchall()
+            rows = ops.execute("SELECT * FROM serving_orders JOIN serving_order_documents "
+                               "USING (order_key) ORDER BY 1").fetchall()
             assert count == len(rows)
             return rows
 
@@ -31,10 +32,15 @@ def test_orders_published_in_parts_are_those_published_at_once(
         monkeypatch.setattr(realtime, "ORDERS_PER_PART", 7)
         in_parts = published()
         stored = con.execute("SELECT count(*) FROM orders").fetchone()
+        indexes = ops.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                              "tbl_name = 'serving_orders' AND sql IS NOT NULL").fetchall()
     finally:
         ops.close()
         con.close()
     assert stored is not None and len(at_once) == stored[0] > 7 * 3
     assert in_parts == at_once
+    # Set aside while the rows went in, and made again.
+    assert sorted(indexes) == [("serving_orders_date",), ("serving_orders_number",),
+                               ("serving_orders_user",)]
     # Store-scoped customer ids: the scope column repeats the store code's name.
-    assert {row[2] for row in at_once} == {row[0] for row in at_once}
+    assert {row[3] for row in at_once} == {row[1] for row in at_once}

@@ -29,7 +29,7 @@ EVENT_TABLES = {"events", "api_ingest_state"}
 ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators"), (4, "events"),
              (5, "order_keys")]
 OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "api"), (4, "daily"), (5, "import_days"),
-               (6, "ingest_log_moved")]
+               (6, "ingest_log_moved"), (7, "serving_orders_by_key")]
 INGEST = [(1, "log")]
 LATEST = len(ANALYTICS)
 
@@ -129,7 +129,8 @@ def test_newer_analytics_store_is_refused_and_left_untouched(instance: Instance)
 def test_newer_operational_store_is_refused_and_left_untouched(instance: Instance) -> None:
     operational.connect(instance).close()
     con = sqlite3.connect(instance.operational_path)
-    con.execute("PRAGMA user_version = 7")
+    newer = len(OPERATIONAL) + 1
+    con.execute(f"PRAGMA user_version = {newer}")
     con.close()
     before = _digest(instance.operational_path)
 
@@ -137,7 +138,7 @@ def test_newer_operational_store_is_refused_and_left_untouched(instance: Instanc
         operational.connect(instance)
 
     assert str(caught.value) == (
-        f"{instance.operational_path} has operational schema version 7, but this Clientela "
+        f"{instance.operational_path} has operational schema version {newer}, but this Clientela "
         f"knows versions up to {len(OPERATIONAL)}: it was written by a newer Clientela. "
         "Upgrade Clientela; the store was left untouched.")
     assert _digest(instance.operational_path) == before

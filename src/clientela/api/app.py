@@ -558,8 +558,9 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
                     message="use `next` of the previous page")]) from None
         rows = ops.execute(
             f"SELECT order_ts, store_code, order_number, document FROM serving_orders "
-            f"WHERE {' AND '.join(where)} ORDER BY order_ts DESC, store_code DESC, "
-            f"order_number DESC LIMIT ?", (*params, limit + 1)).fetchall()
+            f"JOIN serving_order_documents USING (order_key) WHERE {' AND '.join(where)} "
+            f"ORDER BY order_ts DESC, store_code DESC, order_number DESC LIMIT ?",
+            (*params, limit + 1)).fetchall()
         token = None
         if len(rows) > limit:
             last_row = rows[limit - 1]

@@ -82,7 +82,8 @@ class Applied:
     """Client ids no profile holds any more (merged into another one)."""
     orders: list[tuple[str, str]]
     events: int
-    indicators: dict[int, dict[str, Any]]
+    indicators: int
+    """Profiles whose indicators were recomputed, in `compute.SELECTED` until published."""
     run_id: int
     applied_through: int
 

@@ -76,7 +76,7 @@ class Worker:
             self.failure = error
             self.ready.set()
             raise
-        ops = operational.connect(self.instance)
+        ops = operational.connect(self.instance, cache_mb=operational.WRITER_CACHE_MB)
         log_db = ingest.connect(self.instance)
         try:
             applier = Applier(con, self.instance)
@@ -176,7 +176,7 @@ class Worker:
         with operational.transaction(ops):
             if applied is not None:
                 realtime.publish_profiles(con, ops, self.rules, applied.touched, applied.removed)
-                realtime.publish_indicators(ops, applied.run_id, applied.indicators)
+                realtime.publish_indicators(con, ops, applied.run_id)
                 realtime.publish_orders(con, ops, applied.orders, store_scoped)
                 if applied.events:
                     first = min(applied.outcomes)

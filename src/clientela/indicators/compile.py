@@ -239,6 +239,12 @@ LINE_KEYS = {Stream.PRODUCT: "product", Stream.BRAND: "brand", Stream.SELLER: "s
 
 RAW_TABLES = {"order_lines": "ind_raw_lines",
               "order_line_categories": "ind_raw_categories"}
+RAW_COLUMNS = {
+    "order_lines": ("order_key", "line_number", "quantity", "price", "item_code",
+                    "parent_item_code", "brand", "seller", "batch_day"),
+    "order_line_categories": ("order_key", "line_number", "category", "batch_day"),
+}
+"""The columns the stages read of each: a scan of the whole table reads these alone."""
 
 
 def _raw(table: str, scope: Scope) -> str:
@@ -253,8 +259,8 @@ def raw_stages(scope: Scope) -> list[Stage]:
         return []
     pool = exp.In(this=col("order_key"),
                   query=exp.select(col("order_key")).from_("ind_orders").subquery())
-    return [Stage(name, exp.select(exp.Star()).from_(table).where(pool.copy()))
-            for table, name in RAW_TABLES.items()]
+    return [Stage(name, exp.select(*map(col, RAW_COLUMNS[table])).from_(table)
+                  .where(pool.copy())) for table, name in RAW_TABLES.items()]
 
 
 def _raw_keys(stream: Stream, scope: Scope) -> exp.Select:

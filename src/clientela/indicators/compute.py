@@ -41,6 +41,9 @@ KEYS_TABLE = "indicator_keys"
 """(stream, key_id, key) of the last run."""
 VIEW = "profile_indicators"
 """What readers query: `indicator_values` with names."""
+SELECTED = "temp.selected_indicators"
+"""`compute_selected`'s result: the columns of `profile_indicators`, for the profiles it was
+given."""
 
 StageHook = Callable[[str], None]
 FrozenCutPoints = tuple[tuple[tuple[str, str], tuple[tuple[int, Decimal], ...]], ...]
@@ -204,23 +207,29 @@ def compute_one(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
                 client_id: int, cut_points: CutPoints) -> dict[str, Any] | None:
     """One profile's indicators from its orders, RFM scored against `cut_points` (the last
     run's); None when no profile has that id."""
-    return compute_selected(con, settings, as_of, [client_id], cut_points).get(client_id)
+    compute_selected(con, settings, as_of, [client_id], cut_points)
+    cursor = con.execute(f"SELECT * FROM {SELECTED}")
+    names = [d[0] for d in cursor.description or ()]
+    row = cursor.fetchone()
+    con.execute(f"DROP TABLE {SELECTED}")
+    return dict(zip(names, row, strict=True)) if row else None
 
 
 def compute_selected(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-                     client_ids: Iterable[int], cut_points: CutPoints) -> dict[int, dict[str, Any]]:
-    """The indicators of the given profiles (those that exist), by client id: the
-    single-profile path over a set, as the realtime worker runs it for a micro-batch."""
+                     client_ids: Iterable[int], cut_points: CutPoints) -> int:
+    """The indicators of the given profiles (those that exist) into `SELECTED`, replacing what
+    it held: the single-profile path over a set, as the realtime worker runs it for a
+    micro-batch. The number of profiles."""
     scope = Scope.of(settings, as_of, selected=True)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTION} AS "
                 "SELECT DISTINCT unnest(?::BIGINT[]) AS client_id", [sorted(set(client_ids))])
     _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), None)
     con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one AS {_rendered_result(scope)[1]}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one_keys AS {keys_select().sql(DIALECT)}")
-    cursor = con.execute(_rendered_decoded("ind_one", "ind_one_keys"))
-    names = [d[0] for d in cursor.description or ()]
-    rows = cursor.fetchall()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTED} AS "
+                f"{_rendered_decoded('ind_one', 'ind_one_keys')}")
     _drop(con, scope)
     for table in ("ind_one", "ind_one_keys", SELECTION):
         con.execute(f"DROP TABLE {table}")
-    return {int(row[0]): dict(zip(names, row, strict=True)) for row in rows}
+    row = con.execute(f"SELECT count(*) FROM {SELECTED}").fetchone()
+    return int(row[0]) if row else 0

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
+from clientela.indicators.compute import VIEW
 from clientela.stores.operational import transaction
 
 BATCH_ROWS = 50_000
@@ -20,11 +21,7 @@ BATCH_ROWS = 50_000
 def publish(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, run_id: int, as_of: date,
             advance: Callable[[int], None] | None = None) -> int:
     """Copy `profile_indicators` into `serving_profiles` as one JSON object per profile."""
-    # DuckDB writes the JSON (in parallel); SQLite only stores text.
-    reader = con.sql("""
-        SELECT client_id, "RFM_Group", "RFM_Segment", to_json(p)::VARCHAR AS indicators
-        FROM profile_indicators p
-    """).to_arrow_reader(BATCH_ROWS)
+    reader = con.sql(documents_select(VIEW)).to_arrow_reader(BATCH_ROWS)
     published = 0
     with transaction(ops):
         ops.execute("DELETE FROM serving_profiles")
@@ -40,6 +37,14 @@ def publish(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, run_id: int
         ops.execute("INSERT INTO serving_runs VALUES (?, ?, ?, ?)",
                     (run_id, as_of.isoformat(), datetime.now(UTC).isoformat(), published))
     return published
+
+
+def documents_select(table: str) -> str:
+    """Client id, RFM group and segment, and the indicators as one JSON object, of each row of
+    `table` (with the columns of `profile_indicators`)."""
+    # DuckDB writes the JSON (in parallel); SQLite only stores text.
+    return ('SELECT client_id, "RFM_Group", "RFM_Segment", to_json(p)::VARCHAR AS indicators '
+            f"FROM {table} p")
 
 
 def unpublish(ops: sqlite3.Connection, client_id: int) -> None:

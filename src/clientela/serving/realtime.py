@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 
 from clientela.identity.profile import attributes_sql, consents_sql, profile_rows, tags_sql
 from clientela.identity.rules import IdentityRules
+from clientela.indicators.compute import SELECTED
+from clientela.serving.publish import documents_select
 from clientela.stores.analytics import registered
+from clientela.stores.operational import indexes_set_aside
 
 BATCH_ROWS = 50_000
 PROFILES = "temp.serving_selected"
@@ -32,15 +35,21 @@ cannot spill, and 3M orders at once ran out of the default memory limit."""
 STATE_KEY = "analytics"
 
 
-def _copy(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, select: str,
-          insert: str, params: Sequence[Any] = ()) -> int:
+def _batches(con: duckdb.DuckDBPyConnection, select: str,
+             params: Sequence[Any] = ()) -> Iterator[list[list[Any]]]:
+    """The result of `select` as lists of column values, `BATCH_ROWS` rows at a time."""
     reader = con.sql(select, params=list(params) or None).to_arrow_reader(BATCH_ROWS)
     assert reader is not None
-    copied = 0
     for batch in reader:
-        columns = [column.to_pylist() for column in batch.columns]  # names may repeat
+        yield [column.to_pylist() for column in batch.columns]  # names may repeat
+
+
+def _copy(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, select: str,
+          insert: str, params: Sequence[Any] = ()) -> int:
+    copied = 0
+    for columns in _batches(con, select, params):
         ops.executemany(insert, zip(*columns, strict=True))
-        copied += batch.num_rows
+        copied += len(columns[0])
     return copied
 
 
@@ -110,30 +119,26 @@ def publish_profiles(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
         LEFT JOIN emails e USING (client_id)
         WHERE p.{selected}
     """, "INSERT INTO serving_documents VALUES (?, ?, ?)", [now])
-    _copy(con, ops, f"""
-        SELECT i.type, i.scope, i.value, m.client_id
-        FROM identity_members m JOIN identifiers i ON i.id = m.identifier WHERE m.{selected}
-    """, "INSERT OR REPLACE INTO serving_identifiers VALUES (?, ?, ?, ?)")
+    with indexes_set_aside(ops, "serving_identifiers") if client_ids is None else nullcontext():
+        # In key order: SQLite appends to the table's B-tree.
+        _copy(con, ops, f"""
+            SELECT i.type, i.scope, i.value, m.client_id
+            FROM identity_members m JOIN identifiers i ON i.id = m.identifier
+            WHERE m.{selected} ORDER BY i.type, i.scope, i.value
+        """, "INSERT OR REPLACE INTO serving_identifiers VALUES (?, ?, ?, ?)")
     _copy(con, ops, f"SELECT alias, client_id FROM profile_aliases WHERE {selected}",
           "INSERT OR REPLACE INTO serving_aliases VALUES (?, ?)")
     con.execute(f"DROP TABLE IF EXISTS {PROFILES}")
     return published
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def publish_indicators(ops: sqlite3.Connection, run_id: int,
-                       indicators: dict[int, dict[str, Any]]) -> None:
-    """The realtime indicators of the given profiles (those of a full run are `publish`ed)."""
-    ops.executemany("INSERT OR REPLACE INTO serving_profiles VALUES (?, ?, ?, ?, ?)", [
-        (client_id, run_id, values.get("RFM_Group"), values.get("RFM_Segment"),
-         json.dumps(values, default=_plain)) for client_id, values in indicators.items()])
+def publish_indicators(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+                       run_id: int) -> None:
+    """The realtime indicators `compute_selected` left (those of a full run are `publish`ed)."""
+    _copy(con, ops, f"SELECT client_id, ?::BIGINT, * EXCLUDE (client_id) "
+                    f"FROM ({documents_select(SELECTED)})",
+          "INSERT OR REPLACE INTO serving_profiles VALUES (?, ?, ?, ?, ?)", [run_id])
+    con.execute(f"DROP TABLE {SELECTED}")
 
 
 def publish_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
@@ -151,14 +156,19 @@ def publish_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
         copied = _publish_selected_orders(con, ops, store_scoped)
         con.execute(f"DROP TABLE IF EXISTS {ORDERS}")
         return copied
-    ops.execute("DELETE FROM serving_orders")
-    (count,) = con.execute("SELECT count(*) FROM orders").fetchone() or (0,)
-    parts = max(1, -(-int(count) // ORDERS_PER_PART))
+    for table in ("serving_orders", "serving_order_documents"):
+        ops.execute(f"DELETE FROM {table}")
+    first, last = con.execute("SELECT min(order_key), max(order_key) FROM orders"
+                              ).fetchone() or (None, None)
     copied = 0
-    for part in range(parts):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {ORDERS.split('.')[-1]} AS "
-                    "SELECT order_key FROM orders WHERE order_key % ? = ?", [parts, part])
-        copied += _publish_selected_orders(con, ops, store_scoped)
+    with indexes_set_aside(ops, "serving_orders"):
+        # Parts of consecutive keys: their lines and categories lie in a few row groups, and
+        # SQLite appends each to its tables.
+        for start in range(first or 0, (last or -1) + 1, ORDERS_PER_PART):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {ORDERS.split('.')[-1]} AS SELECT "
+                        "order_key FROM orders WHERE order_key BETWEEN ? AND ?",
+                        [start, start + ORDERS_PER_PART - 1])
+            copied += _publish_selected_orders(con, ops, store_scoped)
     con.execute(f"DROP TABLE IF EXISTS {ORDERS}")
     return copied
 
@@ -166,26 +176,29 @@ def publish_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
 def _publish_selected_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
                              store_scoped: bool) -> int:
     scope = "o.store_code" if store_scoped else "''"
-    return _copy(con, ops, f"""
+    copied = 0
+    for columns in _batches(con, f"""
         WITH sel AS (SELECT * FROM {ORDERS}),
         categories AS (
-            SELECT c.order_key, c.line_number, list(c.category ORDER BY c.category) AS categories
+            SELECT c.order_key, c.line_number, list_sort(list(c.category)) AS categories
             FROM order_line_categories c SEMI JOIN sel USING (order_key)
             GROUP BY ALL),
         lines AS (
+            -- Sorted lists of structs are in line order: line_number is the first field.
             SELECT l.order_key,
-                   list(struct_pack(line_number := l.line_number, quantity := l.quantity,
+                   list_sort(list(struct_pack(line_number := l.line_number,
+                        quantity := l.quantity,
                         item_code := l.item_code, item_name := l.item_name, brand := l.brand,
                         description := l.description, price := l.price,
                         list_price := l.list_price, selling_price := l.selling_price,
                         image_url := l.image_url, detail_url := l.detail_url,
                         seller := l.seller, parent_item_code := l.parent_item_code,
-                        categories := coalesce(c.categories, []), attributes := l.extra)
-                        ORDER BY l.line_number) AS lines
+                        categories := coalesce(c.categories, []), attributes := l.extra)))
+                       AS lines
             FROM order_lines l SEMI JOIN sel USING (order_key)
             LEFT JOIN categories c USING (order_key, line_number)
             GROUP BY ALL)
-        SELECT o.store_code, o.order_number, {scope}, trim(o.user_id),
+        SELECT o.order_key, o.store_code, o.order_number, {scope}, trim(o.user_id),
                strftime(timezone('UTC', o.order_ts), '%Y-%m-%dT%H:%M:%S.%fZ'),
                o.order_date::VARCHAR, o.status,
                to_json(struct_pack(
@@ -205,7 +218,14 @@ def _publish_selected_orders(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connec
                    source_line := o.source_line, loaded_at := o.loaded_at))::VARCHAR
         FROM orders o SEMI JOIN sel USING (order_key)
         LEFT JOIN lines l USING (order_key)
-    """, "INSERT OR REPLACE INTO serving_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        ORDER BY o.order_key
+    """):
+        ops.executemany("INSERT OR REPLACE INTO serving_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        zip(*columns[:-1], strict=True))
+        ops.executemany("INSERT OR REPLACE INTO serving_order_documents VALUES (?, ?)",
+                        zip(columns[0], columns[-1], strict=True))
+        copied += len(columns[0])
+    return copied
 
 
 def publish_events(con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
@@ -232,6 +252,8 @@ def unpublish_profile(ops: sqlite3.Connection, client_id: int) -> None:
     ops.executemany("DELETE FROM serving_events WHERE type = ? AND scope = ? AND value = ?",
                     values)
     users = [(scope, value) for kind, scope, value in values if kind == "user_id"]
+    ops.executemany("DELETE FROM serving_order_documents WHERE order_key IN (SELECT order_key "
+                    "FROM serving_orders WHERE scope = ? AND user_id = ?)", users)
     ops.executemany("DELETE FROM serving_orders WHERE scope = ? AND user_id = ?", users)
     for table in ("serving_documents", "serving_identifiers", "serving_profiles"):
         ops.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))

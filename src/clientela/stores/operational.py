@@ -14,9 +14,18 @@ from clientela.stores.migrations import check_not_newer, migrations_for
 STORE = "operational"
 
 
-def connect(instance: Instance) -> sqlite3.Connection:
-    """Open the store, upgrading an older schema in place; a newer one is refused untouched."""
-    return open_sqlite(instance.operational_path, STORE)
+WRITER_CACHE_MB = 256
+"""Page cache of the connection that publishes the serving copy: its indexes stay in memory
+while a micro-batch or a rebuild writes them (SQLite's default is 2 MB)."""
+
+
+def connect(instance: Instance, *, cache_mb: int = 0) -> sqlite3.Connection:
+    """Open the store, upgrading an older schema in place; a newer one is refused untouched.
+    `cache_mb`: a page cache of that size instead of SQLite's default."""
+    con = open_sqlite(instance.operational_path, STORE)
+    if cache_mb:
+        con.execute(f"PRAGMA cache_size = -{cache_mb * 1024}")
+    return con
 
 
 def open_sqlite(path: Path, store: str) -> sqlite3.Connection:
@@ -44,6 +53,20 @@ def transaction(con: sqlite3.Connection) -> Iterator[None]:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+@contextmanager
+def indexes_set_aside(con: sqlite3.Connection, table: str) -> Iterator[None]:
+    """Inside a transaction: `table`'s indexes are dropped while a bulk load fills it, then made
+    again (one sort each instead of an insertion per row and index). Should the load fail, the
+    transaction's rollback brings them back."""
+    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                          "AND tbl_name = ? AND sql IS NOT NULL", (table,)).fetchall()
+    for name, _ in indexes:
+        con.execute(f'DROP INDEX "{name}"')
+    yield
+    for _, sql in indexes:
+        con.execute(sql)
 
 
 def schema_version(con: sqlite3.Connection) -> int:
