@@ -85,17 +85,23 @@ def profile_rows(con: duckdb.DuckDBPyConnection, client_id: int | None,
                  selection: str | None = None) -> None:
     """Leave `temp.profile_rows`: the customer rows of one profile, of the profiles whose
     client ids the table `selection` holds, or of all, with their profile's `client_id`."""
-    where = "" if client_id is None else f"WHERE m.client_id = {int(client_id)}"
+    where = "" if client_id is None else f"AND m.client_id = {int(client_id)}"
     if selection is not None:
-        where = f"WHERE m.client_id IN (SELECT client_id FROM {selection})"
+        where = f"AND m.client_id IN (SELECT client_id FROM {selection})"
+    # The customer ids first: joined to a small table on its plain columns, the scan of the
+    # customers skips what cannot match (the importer stores cells trimmed).
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE profile_rows AS
-        SELECT m.client_id, c.* FROM customers c
-        JOIN identifiers i ON i.type = 'user_id' AND i.scope = c.scope_store
-             AND i.value = trim(c.user_id)
+        CREATE OR REPLACE TEMP TABLE profile_users AS
+        SELECT m.client_id, i.scope, i.value FROM identifiers i
         JOIN identity_members m ON m.identifier = i.id
-        {where}
+        WHERE i.type = 'user_id' {where}
     """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE profile_rows AS
+        SELECT u.client_id, c.* FROM customers c
+        JOIN temp.profile_users u ON u.scope = c.scope_store AND u.value = c.user_id
+    """)
+    con.execute("DROP TABLE temp.profile_users")
 
 
 def attributes_sql(rules: IdentityRules) -> str:

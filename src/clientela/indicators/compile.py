@@ -16,9 +16,9 @@ The stages, each materialised as a table by the engine that runs them:
 5. the result, one row per profile, every indicator in catalog order, RFM scored against cut
    points given by the caller (computed from stage 4 by a full run, read back by the
    single-profile path).
-The pool, the lines, the categories and the streams that gather lists are ordered by profile:
-gathering a profile's rows is several times faster when they are together, and the groupings
-over them are faster too.
+The lines, the categories and the streams that gather lists are ordered by profile: gathering
+a profile's rows is several times faster when they are together, and the groupings over them
+are faster too. The pool is not (sorting it cost more than its readers gained).
 `Scope.selected` restricts every stage to the profiles listed in the table `ind_selected`
 (one profile, or those a realtime micro-batch touched): that path runs the very SQL of the full
 run.
@@ -193,27 +193,38 @@ def orders_stage(scope: Scope) -> Stage:
             exp.alias_(fulfilled, "fulfilled"),
             col("promo_codes", "o"), col("payment_method", "o"), col("delivery_type", "o"))
         .from_(_known_orders(scope))
-        .join(exp.table_("identifiers", alias="i"), on=and_(
-            eq(col("type", "i"), lit("user_id")), eq(col("scope", "i"), user_scope),
-            eq(col("value", "i"), exp.Trim(this=col("user_id", "o")))))
-        .join(exp.table_("identity_members", alias="m"),
-              on=eq(col("identifier", "m"), col("id", "i")))
-        .where(and_(exp.LTE(this=col("order_date", "o"), expression=date_lit(scope.as_of)),
-                    exp.Or(this=counted.copy(), expression=fulfilled.copy()),
-                    _of_selection(scope, "m"), _profile_users(scope)))
     )
+    if scope.selected:
+        # The importer stores cells trimmed: joined on the plain column to a small table, the
+        # scan of the orders skips what cannot match.
+        select = select.join(exp.table_(SELECTED_USERS, alias="m"), on=and_(
+            eq(col("scope", "m"), user_scope), eq(col("value", "m"), col("user_id", "o"))))
+    else:
+        select = (select
+                  .join(exp.table_("identifiers", alias="i"), on=and_(
+                      eq(col("type", "i"), lit("user_id")), eq(col("scope", "i"), user_scope),
+                      eq(col("value", "i"), exp.Trim(this=col("user_id", "o")))))
+                  .join(exp.table_("identity_members", alias="m"),
+                        on=eq(col("identifier", "m"), col("id", "i"))))
+    select = select.where(and_(
+        exp.LTE(this=col("order_date", "o"), expression=date_lit(scope.as_of)),
+        exp.Or(this=counted.copy(), expression=fulfilled.copy())))
     return Stage("ind_orders", select)
 
 
-def _profile_users(scope: Scope) -> exp.Expr:
-    """For selected profiles, their customer ids: the orders are filtered before any join."""
-    if not scope.selected:
-        return exp.true()
-    users = (exp.select(col("value", "i")).from_(exp.table_("identifiers", alias="i"))
-             .join(exp.table_("identity_members", alias="m"),
-                   on=eq(col("identifier", "m"), col("id", "i")))
-             .where(and_(eq(col("type", "i"), lit("user_id")), _of_selection(scope, "m"))))
-    return exp.In(this=exp.Trim(this=col("user_id", "o")), query=users.subquery())
+SELECTED_USERS = "ind_selected_users"
+
+
+def selected_users_stage() -> Stage:
+    """(client_id, scope, value): the customer ids of the selected profiles."""
+    selected = exp.In(this=col("client_id", "m"),
+                      query=exp.select(col("client_id")).from_(SELECTION).subquery())
+    select = (exp.select(col("client_id", "m"), col("scope", "i"), col("value", "i"))
+              .from_(exp.table_("identifiers", alias="i"))
+              .join(exp.table_("identity_members", alias="m"),
+                    on=eq(col("identifier", "m"), col("id", "i")))
+              .where(and_(eq(col("type", "i"), lit("user_id")), selected)))
+    return Stage(SELECTED_USERS, select)
 
 
 SELECTION = "ind_selected"
@@ -567,7 +578,8 @@ def stages(scope: Scope) -> list[Stage]:
     soon after it is made, so that it can be dropped early (memory is what a large run lacks)."""
     needed = streams_needed()
     last_lines, last_categories = last_purchase_rows_stages()
-    built = [orders_stage(scope), *raw_stages(scope),
+    built = [selected_users_stage()] if scope.selected else []
+    built += [orders_stage(scope), *raw_stages(scope),
              *(keys_stage(s, scope) for s in key_streams()), last_purchase_stage(),
              lines_stage(scope), last_lines, order_totals_stage(), profile_orders_stage(),
              last_order_stage(), categories_stage(scope), last_categories]
@@ -694,8 +706,8 @@ def _single(field: SingleField, scope: Scope) -> exp.Expr:
 
 
 RESULT_PARTS = Parts("profiles", 3000)
-"""The result joins eight per-profile stages holding lists: each part builds the hash tables
-of its own profiles."""
+"""The result joins seven per-profile stages, six of them holding lists: each part builds the
+hash tables of its own profiles."""
 
 
 def result(scope: Scope) -> exp.Select:
