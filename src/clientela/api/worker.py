@@ -109,6 +109,10 @@ class Worker:
             realtime.publish_events(con, ops, None)
             log.mark_applied(ops, outcomes)
             realtime.mark_synced(ops, realtime.fingerprint(con))
+        # The whole copy went through the write-ahead log (GBs at 1M customers): moved into the
+        # store now, it does not fall on the commits of the micro-batches that follow, each of
+        # which would otherwise try again to checkpoint it while readers hold it back.
+        ops.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _drain(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
                log_db: sqlite3.Connection, applier: Applier) -> None:
