@@ -45,29 +45,34 @@ def daily_files(folder: Path) -> list[Path]:
 
 
 def phase_floor(folder: Path) -> dict[str, float]:
-    con = duckdb.connect(str(Path(tempfile.mkdtemp()) / "floor.duckdb"))
-    started = time.monotonic()
-    rows = {}
-    for schema in RECORDS:
-        pattern = str(folder / f"ICOMMKT_{schema.file_tag}_BENCH_*.txt")
-        con.execute(f"CREATE TABLE {schema.table} AS SELECT * FROM read_csv('{pattern}', "
-                    "delim = '|', header = true, union_by_name = true, all_varchar = true, "
-                    "ignore_errors = true)")
-        rows[schema.table] = con.execute(f"SELECT count(*) FROM {schema.table}").fetchone()[0]
-    seconds = time.monotonic() - started
+    with tempfile.TemporaryDirectory(dir=DATA) as work:
+        con = duckdb.connect(str(Path(work) / "floor.duckdb"))
+        started = time.monotonic()
+        rows = {}
+        for schema in RECORDS:
+            pattern = str(folder / f"ICOMMKT_{schema.file_tag}_BENCH_*.txt")
+            con.execute(f"CREATE TABLE {schema.table} AS SELECT * FROM read_csv('{pattern}', "
+                        "delim = '|', header = true, union_by_name = true, all_varchar = true, "
+                        "ignore_errors = true)")
+            rows[schema.table] = (con.execute(
+                f"SELECT count(*) FROM {schema.table}").fetchone() or (0,))[0]
+        seconds = time.monotonic() - started
+        con.close()
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), **rows}
 
 
 def phase_clientela(folder: Path) -> dict[str, float]:
-    home = Path(tempfile.mkdtemp(dir=DATA))
-    instance = create_instance("bench", timezone="America/Santiago", currency="CLP",
-                               store_scoped_customer_ids=True, home=home)
-    started = time.monotonic()
-    result = run_import(instance, daily_files(folder))
-    seconds = time.monotonic() - started
-    con = duckdb.connect(str(instance.analytics_path), read_only=True)
-    rows = {s.table: con.execute(f"SELECT count(*) FROM {s.table}").fetchone()[0]
-            for s in RECORDS}
+    # The instance holds a copy of every file and its stores (~5 GB at 1M customers).
+    with tempfile.TemporaryDirectory(dir=DATA) as work:
+        instance = create_instance("bench", timezone="America/Santiago", currency="CLP",
+                                   store_scoped_customer_ids=True, home=Path(work))
+        started = time.monotonic()
+        result = run_import(instance, daily_files(folder))
+        seconds = time.monotonic() - started
+        con = duckdb.connect(str(instance.analytics_path), read_only=True)
+        rows = {s.table: (con.execute(f"SELECT count(*) FROM {s.table}").fetchone() or (0,))[0]
+                for s in RECORDS}
+        con.close()
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "days": len(result.days_loaded),
             "rejected": result.rows_rejected, **rows}
 
