@@ -298,6 +298,32 @@ def test_analytics_store_open_in_another_process_is_busy(instance: Instance) -> 
         holder.wait(timeout=30)
 
 
+def test_version_6_serving_orders_are_dropped_for_a_rebuild_by_key(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(operational, "migrations_for", lambda store: migrations_for(store)[:6])
+    ops = operational.connect(instance)
+    ops.execute("INSERT INTO serving_orders VALUES ('WEB', 'A1', '', 'u1', "
+                "'2026-12-01T10:00:00Z', '2026-12-01', 'placed', '{}')")
+    ops.execute("INSERT INTO serving_state VALUES ('analytics', 'fingerprint')")
+    ops.close()
+    monkeypatch.undo()
+
+    ops = operational.connect(instance)
+    try:
+        columns = [r[1] for r in ops.execute("PRAGMA table_info(serving_orders)")]
+        assert columns[0] == "order_key" and "document" not in columns
+        assert ops.execute("SELECT count(*) FROM serving_orders").fetchall() == [(0,)]
+        # No fingerprint: the API's worker rebuilds the serving copy at its next start.
+        assert ops.execute("SELECT count(*) FROM serving_state").fetchall() == [(0,)]
+        ops.execute("INSERT INTO serving_orders VALUES (7, 'WEB', 'A1', '', 'u1', "
+                    "'2026-12-01T10:00:00Z', '2026-12-01', 'placed')")
+        with pytest.raises(sqlite3.IntegrityError):
+            ops.execute("INSERT INTO serving_orders VALUES (8, 'WEB', 'A1', '', 'u1', "
+                        "'2026-12-01T10:00:00Z', '2026-12-01', 'placed')")
+    finally:
+        ops.close()
+
+
 def _version_5_log(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
     """An operational store as Clientela left it when the ingest log lived there: calls 1 and 2
     kept, call 3 handed out and already deleted by the retention."""
