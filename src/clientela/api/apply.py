@@ -82,9 +82,9 @@ class Applied:
     """Client ids no profile holds any more (merged into another one)."""
     orders: list[tuple[str, str]]
     events: int
-    indicators: int
-    """Profiles whose indicators were recomputed, in `compute.SELECTED` until published."""
     run_id: int
+    """The run whose cut points scored the recomputed indicators, left in `compute.SELECTED`
+    until published."""
     applied_through: int
 
 
@@ -295,14 +295,14 @@ class Applier:
         # for the indicators' packed line keys.
         cut = last_cut_points(self.con)
         run_id, points = cut if cut else (0, {})
-        indicators = compute_selected(self.con, self.settings, day, touched, points)
+        compute_selected(self.con, self.settings, day, touched, points)
         for parse in parses:
             drop_staging(self.con, parse.names)
         orders = sorted({(str(c["store_code"]), str(c["order_number"]))
                          for kind in ("orders",) for c in rendered[kind].cells})
         for entry in entries:
             outcomes[entry.id].setdefault("records", entry.records)
-        return Applied(outcomes, touched, removed, orders, events, indicators, run_id, last)
+        return Applied(outcomes, touched, removed, orders, events, run_id, last)
 
     def _observe(self, rows: list[tuple[int, str, str, str, datetime]], now: datetime) -> None:
         """OBSERVATIONS from (line, type, scope, raw, observed_at) rows."""

@@ -63,6 +63,7 @@ from clientela.indicators.expressions import (
     lit,
     on,
     ranked_ids,
+    union_all,
 )
 
 ORDER_COLUMNS = ("store_code", "order_number", "user_id", "order_ts", "order_date",
@@ -215,15 +216,13 @@ def orders_stage(scope: Scope) -> Stage:
 SELECTED_USERS = "ind_selected_users"
 
 
-def selected_users_stage() -> Stage:
+def selected_users_stage(scope: Scope) -> Stage:
     """(client_id, scope, value): the customer ids of the selected profiles."""
-    selected = exp.In(this=col("client_id", "m"),
-                      query=exp.select(col("client_id")).from_(SELECTION).subquery())
     select = (exp.select(col("client_id", "m"), col("scope", "i"), col("value", "i"))
               .from_(exp.table_("identifiers", alias="i"))
               .join(exp.table_("identity_members", alias="m"),
                     on=eq(col("identifier", "m"), col("id", "i")))
-              .where(and_(eq(col("type", "i"), lit("user_id")), selected)))
+              .where(and_(eq(col("type", "i"), lit("user_id")), _of_selection(scope, "m"))))
     return Stage(SELECTED_USERS, select)
 
 
@@ -536,12 +535,9 @@ def last_keys_stage() -> Stage:
                        col("units"))
             .from_(stream_source(stream, last=True).subquery("s"))
             for tag, stream in enumerate(streams)]
-    union: exp.Query = rows[0]
-    for part in rows[1:]:
-        union = exp.union(union, part, distinct=False)
     per_key = (exp.select(col("stream"), col("client_id"), col("key_id"),
                           exp.alias_(exp.Sum(this=col("units")), "units"))
-               .from_(union.subquery("r")).group_by(col("stream"), col("client_id"),
+               .from_(union_all(rows).subquery("r")).group_by(col("stream"), col("client_id"),
                                                      col("key_id")))
     lists = [exp.alias_(ranked_ids(col("units"), col("key_id"), eq(col("stream"), lit(tag))),
                         stream.value) for tag, stream in enumerate(streams)]
@@ -578,7 +574,7 @@ def stages(scope: Scope) -> list[Stage]:
     soon after it is made, so that it can be dropped early (memory is what a large run lacks)."""
     needed = streams_needed()
     last_lines, last_categories = last_purchase_rows_stages()
-    built = [selected_users_stage()] if scope.selected else []
+    built = [selected_users_stage(scope)] if scope.selected else []
     built += [orders_stage(scope), *raw_stages(scope),
              *(keys_stage(s, scope) for s in key_streams()), last_purchase_stage(),
              lines_stage(scope), last_lines, order_totals_stage(), profile_orders_stage(),
@@ -779,13 +775,10 @@ def cut_points_query(window: int | None, dimension: str) -> exp.Select:
                       *thresholds).from_(scored.subquery("scored"))
 
 
-def cut_points_select() -> exp.Expr:
+def cut_points_select() -> exp.Query:
     """Every window's and dimension's cut points in one statement."""
-    queries = [cut_points_query(window, dimension) for window in WINDOWS for dimension in "RFM"]
-    union: exp.Expr = queries[0]
-    for query in queries[1:]:
-        union = exp.union(union, query, distinct=False)
-    return union
+    return union_all([cut_points_query(window, dimension)
+                      for window in WINDOWS for dimension in "RFM"])
 
 
 # Key ids back to names.

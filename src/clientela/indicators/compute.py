@@ -216,10 +216,10 @@ def compute_one(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
 
 
 def compute_selected(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-                     client_ids: Iterable[int], cut_points: CutPoints) -> int:
+                     client_ids: Iterable[int], cut_points: CutPoints) -> None:
     """The indicators of the given profiles (those that exist) into `SELECTED`, replacing what
     it held: the single-profile path over a set, as the realtime worker runs it for a
-    micro-batch. The number of profiles."""
+    micro-batch."""
     scope = Scope.of(settings, as_of, selected=True)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTION} AS "
                 "SELECT DISTINCT unnest(?::BIGINT[]) AS client_id", [sorted(set(client_ids))])
@@ -231,5 +231,3 @@ def compute_selected(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: 
     _drop(con, scope)
     for table in ("ind_one", "ind_one_keys", SELECTION):
         con.execute(f"DROP TABLE {table}")
-    row = con.execute(f"SELECT count(*) FROM {SELECTED}").fetchone()
-    return int(row[0]) if row else 0

@@ -32,6 +32,11 @@ def is_in(value: exp.Expr, options: tuple[str, ...]) -> exp.Expr:
     return exp.In(this=value, expressions=[lit(o) for o in options]) if options else exp.false()
 
 
+def union_all(queries: list[exp.Select]) -> exp.Query:
+    """The rows of every query, one after the other."""
+    return queries[0] if len(queries) == 1 else exp.union(*queries, distinct=False)
+
+
 def eq(left: exp.Expr, right: exp.Expr) -> exp.Expr:
     return exp.EQ(this=left, expression=right)
 
