@@ -26,6 +26,8 @@ from clientela.ingest.sql import literal, scalar
 from clientela.schema import RESERVED_ATTRIBUTE_NAMES
 
 OBSERVATIONS = "temp.identity_observations"
+RECORD_IDS = "temp.identity_record_ids"
+"""Each observed record's identifiers: `source, line, loaded_at, observed_at, id, type, via`."""
 
 
 @dataclass(frozen=True)
@@ -248,35 +250,35 @@ def _add_identifiers(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
 def _add_links(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     """Anchor -> every other identifier of the record; email -> its hash."""
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE identity_record_ids AS
+        CREATE OR REPLACE TEMP TABLE {RECORD_IDS} AS
         SELECT v.source, v.line, v.loaded_at, v.observed_at, i.id, v.type, v.via,
                {_priority_sql('v.type')} AS priority
         FROM temp.identity_valid v JOIN temp.identity_value_ids i USING (type, scope, value)
     """)
     before = scalar(con, "SELECT count(*) FROM identity_links")
-    con.execute("""
+    con.execute(f"""
         INSERT INTO identity_links
         WITH anchors AS (
             SELECT source, line, arg_min(id, (priority, id)) AS anchor
-            FROM temp.identity_record_ids WHERE via IS NULL GROUP BY ALL
+            FROM {RECORD_IDS} WHERE via IS NULL GROUP BY ALL
         ),
         hashes AS (
             SELECT r.source, r.line, e.id AS a, r.id AS b, 'email_hash' AS rule
-            FROM temp.identity_record_ids r
-            JOIN temp.identity_record_ids e
+            FROM {RECORD_IDS} r
+            JOIN {RECORD_IDS} e
               ON e.source = r.source AND e.line = r.line AND e.type = 'email' AND e.via IS NULL
              AND r.via IS NOT NULL
         ),
         pairs AS (
             SELECT r.source, r.line, a.anchor AS a, r.id AS b, 'same_record' AS rule
-            FROM temp.identity_record_ids r JOIN anchors a USING (source, line)
+            FROM {RECORD_IDS} r JOIN anchors a USING (source, line)
             WHERE r.via IS NULL AND r.id <> a.anchor
             UNION ALL
             SELECT * FROM hashes
         ),
         found AS (
             SELECT p.a, p.b, p.rule, p.source, p.line, r.loaded_at, r.observed_at, r.priority
-            FROM pairs p JOIN temp.identity_record_ids r ON r.source = p.source
+            FROM pairs p JOIN {RECORD_IDS} r ON r.source = p.source
                  AND r.line = p.line AND r.id = p.b
         ),
         first_sighting AS (

@@ -263,10 +263,11 @@ def _store_fan_out_of_all(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def _linking_sql(rules: IdentityRules) -> str:
-    """A condition on identifiers `i`: the identifier takes part in profiles."""
-    joining = "" if rules.joining_emails else "AND i.type NOT IN ('email', 'email_sha256')"
-    return f"i.status IN ('active', 'released') {joining}"
+def _linking_sql(rules: IdentityRules, alias: str = "i") -> str:
+    """A condition on identifiers `alias`: the identifier takes part in profiles."""
+    joining = ("" if rules.joining_emails
+               else f"AND {alias}.type NOT IN ('email', 'email_sha256')")
+    return f"{alias}.status IN ('active', 'released') {joining}"
 
 
 def _collect_nodes(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, full: bool) -> None:
@@ -278,28 +279,28 @@ def _collect_nodes(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, full
         con.execute(f"CREATE OR REPLACE TEMP TABLE {NODES} AS SELECT id FROM identifiers")
         return
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE identity_not_linking AS
-        SELECT i.id FROM identifiers i WHERE NOT ({_linking_sql(rules)})
-    """)
-    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {NODES} AS
         SELECT id FROM {TOUCHED}
         UNION SELECT identifier FROM identity_members WHERE component IN (
             SELECT component FROM identity_members WHERE identifier IN (SELECT id FROM {TOUCHED}))
     """)
-    joins = ("retracted_at IS NULL AND a NOT IN (SELECT id FROM temp.identity_not_linking) "
-             "AND b NOT IN (SELECT id FROM temp.identity_not_linking)")
+    # Both ends are checked on the few links that touch the set, looked up by id (identifiers
+    # are stored in id order), not against every identifier that does not link.
+    linking = f"{_linking_sql(rules, 'far')} AND {_linking_sql(rules, 'near')}"
     while True:
         # A joining link leaving the set: its far end's component must be recomputed too.
         added = con.execute(f"""
             INSERT INTO {NODES}
-            WITH outside AS (
-                SELECT b AS id FROM identity_links
-                WHERE a IN (SELECT id FROM {NODES}) AND b NOT IN (SELECT id FROM {NODES})
-                  AND {joins}
-                UNION SELECT a FROM identity_links
-                WHERE b IN (SELECT id FROM {NODES}) AND a NOT IN (SELECT id FROM {NODES})
-                  AND {joins}
+            WITH crossing AS (
+                SELECT b AS id, a AS near FROM identity_links
+                WHERE retracted_at IS NULL AND a IN (SELECT id FROM {NODES})
+                UNION ALL SELECT a, b FROM identity_links
+                WHERE retracted_at IS NULL AND b IN (SELECT id FROM {NODES})
+            ),
+            outside AS (
+                SELECT c.id FROM crossing c
+                JOIN identifiers far ON far.id = c.id JOIN identifiers near ON near.id = c.near
+                WHERE c.id NOT IN (SELECT id FROM {NODES}) AND {linking}
             )
             SELECT id FROM outside
             UNION SELECT identifier FROM identity_members WHERE component IN (

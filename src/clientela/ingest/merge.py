@@ -85,9 +85,14 @@ def exclude_orphans_and_duplicates(con: duckdb.DuckDBPyConnection, parse: Parse,
         con.execute(f"INSERT INTO {EXCLUDED} SELECT _line, 'order', NULL FROM {ORDER_KEYS} "
                     "WHERE order_key IS NULL")
     if kind is RecordKind.ORDER_LINE_CATEGORIES:
+        # The stored lines are read only for the file's orders: the semi join's key range
+        # skips the row groups of other orders (keys follow the order of arrival).
+        source = _source(parse)
         con.execute(f"""
-            INSERT INTO {EXCLUDED} SELECT s._line, 'line', NULL FROM {_source(parse)} s
-            ANTI JOIN order_lines l ON l.order_key = s.order_key AND l.line_number = s.line_number
+            INSERT INTO {EXCLUDED} SELECT s._line, 'line', NULL FROM {source} s
+            ANTI JOIN (SELECT l.order_key, l.line_number FROM order_lines l
+                       SEMI JOIN {source} k ON k.order_key = l.order_key) l
+              ON l.order_key = s.order_key AND l.line_number = s.line_number
             WHERE s.order_key IS NOT NULL
         """)
     keys = STORAGE_KEYS[kind]

@@ -261,18 +261,23 @@ def unpublish_profile(ops: sqlite3.Connection, client_id: int) -> None:
                 (client_id, client_id))
 
 
+FINGERPRINT = (
+    "SELECT resolved_identifier || ':' || resolved_link FROM identity_state",
+    "SELECT max(loaded_at) FROM customers", "SELECT count(*) FROM customers",
+    "SELECT max(loaded_at) FROM orders", "SELECT count(*) FROM orders",
+    "SELECT count(*) FROM order_lines", "SELECT count(*) FROM tag_events",
+    "SELECT count(*) FROM consent_events", "SELECT count(*) FROM tombstones",
+    "SELECT count(*) FROM events", "SELECT count(*) FROM profiles",
+)
+"""One query each: as scalar subqueries of one SELECT, their cross product cost the planner
+60 ms, against 1 ms each alone."""
+
+
 def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """What the serving copy must match: it changes with every write to the analytics store
     that a reader can see."""
-    row = con.execute("""
-        SELECT (SELECT resolved_identifier || ':' || resolved_link FROM identity_state),
-               (SELECT max(loaded_at) FROM customers), (SELECT count(*) FROM customers),
-               (SELECT max(loaded_at) FROM orders), (SELECT count(*) FROM orders),
-               (SELECT count(*) FROM order_lines), (SELECT count(*) FROM tag_events),
-               (SELECT count(*) FROM consent_events), (SELECT count(*) FROM tombstones),
-               (SELECT count(*) FROM events), (SELECT count(*) FROM profiles)
-    """).fetchone()
-    return json.dumps(list(row or ()), default=str)
+    return json.dumps([(con.execute(query).fetchone() or (None,))[0] for query in FINGERPRINT],
+                      default=str)
 
 
 def synced(ops: sqlite3.Connection) -> str | None:
