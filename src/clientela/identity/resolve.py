@@ -164,8 +164,15 @@ def _quarantine(con: duckdb.DuckDBPyConnection, rules: IdentityRules, now: datet
             "SELECT id FROM temp.identity_statuses WHERE status = 'quarantined' ORDER BY id"
         ).fetchall()]
     else:
+        # Two selects, not one with an OR: the OR made a join with the whole table (60 ms at
+        # 3M identifiers against 8).
+        active = f"status = 'active' AND type IN ({soft})"
+        conflicting = (f"UNION SELECT id FROM identifiers WHERE {active} AND id IN "
+                       "(SELECT id FROM identity_fan_out WHERE most_in_one_scope > 1)"
+                       if rules.quarantine_on_conflict else "")
         newly = [row[0] for row in con.execute(f"""
-            SELECT id FROM identifiers WHERE status = 'active' AND {shared} ORDER BY id
+            SELECT id FROM identifiers WHERE {active} AND fan_out > {rules.shared_fan_out}
+            {conflicting} ORDER BY id
         """).fetchall()]
         if newly:
             con.execute("UPDATE identifiers SET status = 'quarantined' "
