@@ -54,6 +54,12 @@ class MergeCounts:
     kept_newer: int = 0
     """Rows not applied: a later business day already sent a newer version of the key."""
 
+    @property
+    def loaded(self) -> int:
+        """Rows that passed every check (the ones kept for a newer version included): the
+        others have reasons (`reasons_sql`)."""
+        return self.inserted + self.replaced + self.unchanged + self.kept_newer
+
 
 def _join(keys: tuple[str, ...], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
