@@ -14,7 +14,7 @@ from tests.api.conftest import Running, new_key, order
 from clientela.api.app import KEY_RECHECK_SECONDS
 from clientela.api.keys import Scope, list_keys, revoke_key
 from clientela.config import Instance, create_instance
-from clientela.stores import operational
+from clientela.stores import analytics, operational
 
 
 @pytest.fixture
@@ -217,3 +217,18 @@ def _logged(instance: Instance) -> int:
         return int(con.execute("SELECT count(*) FROM ingest_log").fetchone()[0])
     finally:
         con.close()
+
+
+def test_the_worker_makes_the_lookup_indexes_a_store_fed_by_files_goes_without(
+        home: Path, shop: Instance, serve: Callable[..., Running]) -> None:
+    def indexes() -> set[str]:
+        con = analytics.connect(shop, read_only=True)
+        try:
+            return {str(r[0]) for r in con.execute(
+                "SELECT index_name FROM duckdb_indexes()").fetchall()}
+        finally:
+            con.close()
+
+    assert indexes() == set()
+    assert serve(home, "shop").stop() == 0
+    assert indexes() == set(analytics.LOOKUP_INDEXES)

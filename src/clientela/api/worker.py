@@ -2,9 +2,10 @@
 
 It drains the ingest log in micro-batches (`apply.Applier`), and publishes what they changed to
 the serving tables together with each call's outcome, in one transaction of the operational
-store. At start it first finishes what a crash left half done: calls the analytics store already
-holds (its `applied_through`) but without an outcome are marked applied, never applied again,
-and the serving copy is rebuilt whole when it does not match the analytics store.
+store. At start it makes the lookup indexes its micro-batches read (`analytics.LOOKUP_INDEXES`),
+then finishes what a crash left half done: calls the analytics store already holds (its
+`applied_through`) but without an outcome are marked applied, never applied again, and the
+serving copy is rebuilt whole when it does not match the analytics store.
 
 Other work that needs the analytics store while the server runs (a daily import, an indicator
 run) is handed to `Worker.submit`: it runs on the worker's thread between two micro-batches,
@@ -79,6 +80,9 @@ class Worker:
         ops = operational.connect(self.instance, cache_mb=operational.WRITER_CACHE_MB)
         log_db = ingest.connect(self.instance)
         try:
+            if made := analytics.ensure_lookup_indexes(con):
+                logger.info("instance %s: made the lookup indexes %s", self.instance.name,
+                            ", ".join(made))
             applier = Applier(con, self.instance)
             self._recover(con, ops, log_db, applier)
             self.ready.set()

@@ -224,20 +224,29 @@ def _add_identifiers(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     """Number the values never seen before, in arrival order; `temp.identity_value_ids` then
     holds the id of every value the observations name (one join with the stored identifiers)."""
     last = scalar(con, "SELECT coalesce(max(id), 0) FROM identifiers")
+    # The stored ones by value alone first, in a step of its own: with no other filter beside
+    # it, the join on that one indexed column reads the index, not every identifier (a few
+    # values from the API: 90 ms -> 5 ms at 1M profiles).
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE identity_value_ids AS
+        WITH seen AS (
+            SELECT type, scope, value, min(observed_at) AS first_seen,
+                   min((loaded_at, source, line)) AS first_arrival
+            FROM temp.identity_valid
+            GROUP BY ALL
+        ),
+        stored AS MATERIALIZED (
+            SELECT id, type, scope, value FROM identifiers
+            WHERE value IN (SELECT value FROM seen)
+        )
         SELECT seen.type, seen.scope, seen.value, seen.first_seen,
                coalesce(i.id, {last} + row_number() OVER (
                    PARTITION BY i.id IS NULL
                    ORDER BY seen.first_arrival, {_priority_sql('seen.type')}, seen.type,
                             seen.scope, seen.value)) AS id,
                i.id IS NULL AS new
-        FROM identifiers i RIGHT JOIN (
-            SELECT type, scope, value, min(observed_at) AS first_seen,
-                   min((loaded_at, source, line)) AS first_arrival
-            FROM temp.identity_valid
-            GROUP BY ALL
-        ) seen ON i.type = seen.type AND i.scope = seen.scope AND i.value = seen.value
+        FROM stored i RIGHT JOIN seen
+          ON i.type = seen.type AND i.scope = seen.scope AND i.value = seen.value
     """)
     con.execute("""
         INSERT INTO identifiers

@@ -167,9 +167,10 @@ def _known_orders(scope: Scope) -> exp.Expr:
     that was current on D (it keeps the order's key)."""
     day = date_lit(scope.as_of)
     columns = list(map(col, ("order_key", *ORDER_COLUMNS)))
-    current = (exp.select(*columns).from_("orders")
+    source = SELECTED_ORDERS if scope.selected else ORDER_TABLES
+    current = (exp.select(*columns).from_(source["orders"])
                .where(exp.LTE(this=col("batch_day"), expression=day)))
-    earlier = (exp.select(*(c.copy() for c in columns)).from_("order_versions")
+    earlier = (exp.select(*(c.copy() for c in columns)).from_(source["order_versions"])
                .where(and_(exp.LTE(this=col("batch_day"), expression=day.copy()),
                            exp.GT(this=col("superseded_on"), expression=day.copy()))))
     return exp.union(current, earlier, distinct=False).subquery("o")
@@ -224,6 +225,23 @@ def selected_users_stage(scope: Scope) -> Stage:
                     on=eq(col("identifier", "m"), col("id", "i")))
               .where(and_(eq(col("type", "i"), lit("user_id")), _of_selection(scope, "m"))))
     return Stage(SELECTED_USERS, select)
+
+
+ORDER_TABLES = {"orders": "orders", "order_versions": "order_versions"}
+SELECTED_ORDERS = {table: f"ind_selected_{table}" for table in ORDER_TABLES}
+"""The stored orders and superseded versions of the selected profiles' customer ids."""
+
+
+def selected_orders_stages() -> list[Stage]:
+    """Rows by customer id alone, each in a statement of its own: with no other filter beside
+    it, the join on that one indexed column reads the index instead of the whole table. (Each
+    row found is read from its own row group: only the columns the pool needs.)"""
+    columns = ("order_key", *ORDER_COLUMNS, "batch_day")
+    return [Stage(name, exp.select(*map(col, columns), *(
+        [col("superseded_on")] if table == "order_versions" else [])).from_(table).where(exp.In(
+            this=col("user_id"),
+            query=exp.select(col("value")).from_(SELECTED_USERS).subquery())))
+        for table, name in SELECTED_ORDERS.items()]
 
 
 SELECTION = "ind_selected"
@@ -574,7 +592,7 @@ def stages(scope: Scope) -> list[Stage]:
     soon after it is made, so that it can be dropped early (memory is what a large run lacks)."""
     needed = streams_needed()
     last_lines, last_categories = last_purchase_rows_stages()
-    built = [selected_users_stage(scope)] if scope.selected else []
+    built = [selected_users_stage(scope), *selected_orders_stages()] if scope.selected else []
     built += [orders_stage(scope), *raw_stages(scope),
              *(keys_stage(s, scope) for s in key_streams()), last_purchase_stage(),
              lines_stage(scope), last_lines, order_totals_stage(), profile_orders_stage(),
