@@ -37,6 +37,8 @@ LIMIT_KEY_SQL = ("CASE WHEN i.type = 'user_id' THEN 'user_id' || CASE WHEN i.sco
 profile."""
 TOUCHED = "temp.identity_touched"
 NODES = "temp.identity_nodes"
+CROSSING = "temp.identity_crossing"
+"""(id, near): the links from the node set to an identifier `id` maybe outside it."""
 
 
 @dataclass(frozen=True)
@@ -292,17 +294,20 @@ def _collect_nodes(con: duckdb.DuckDBPyConnection, rules: IdentityRules, *, full
     # are stored in id order), not against every identifier that does not link.
     linking = f"{_linking_sql(rules, 'far')} AND {_linking_sql(rules, 'near')}"
     while True:
-        # A joining link leaving the set: its far end's component must be recomputed too.
+        # A joining link leaving the set: its far end's component must be recomputed too. The
+        # links first, in a table of their own: the planner then knows they are few (often
+        # none, for a new customer) and does not hash every identifier to join them (0.14 s).
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {CROSSING} AS
+            SELECT b AS id, a AS near FROM identity_links
+            WHERE retracted_at IS NULL AND a IN (SELECT id FROM {NODES})
+            UNION ALL SELECT a, b FROM identity_links
+            WHERE retracted_at IS NULL AND b IN (SELECT id FROM {NODES})
+        """)
         added = con.execute(f"""
             INSERT INTO {NODES}
-            WITH crossing AS (
-                SELECT b AS id, a AS near FROM identity_links
-                WHERE retracted_at IS NULL AND a IN (SELECT id FROM {NODES})
-                UNION ALL SELECT a, b FROM identity_links
-                WHERE retracted_at IS NULL AND b IN (SELECT id FROM {NODES})
-            ),
-            outside AS (
-                SELECT c.id FROM crossing c
+            WITH outside AS (
+                SELECT c.id FROM {CROSSING} c
                 JOIN identifiers far ON far.id = c.id JOIN identifiers near ON near.id = c.near
                 WHERE c.id NOT IN (SELECT id FROM {NODES}) AND {linking}
             )
