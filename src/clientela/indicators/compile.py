@@ -21,7 +21,9 @@ a profile's rows is several times faster when they are together, and the groupin
 are faster too. The pool is not (sorting it cost more than its readers gained).
 `Scope.selected` restricts every stage to the profiles listed in the table `ind_selected`
 (one profile, or those a realtime micro-batch touched): that path runs the very SQL of the full
-run.
+run, except that the pool reads the profiles' orders and superseded versions from two stages
+that find them by customer id alone (`ind_selected_orders`, `ind_selected_order_versions`:
+an index lookup where the worker made the lookup indexes, docs/stores.md).
 """
 
 from __future__ import annotations
