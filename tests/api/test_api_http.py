@@ -232,3 +232,22 @@ def test_the_worker_makes_the_lookup_indexes_a_store_fed_by_files_goes_without(
     assert indexes() == set()
     assert serve(home, "shop").stop() == 0
     assert indexes() == set(analytics.LOOKUP_INDEXES)
+
+
+def test_a_logged_call_wakes_the_worker_and_its_waiting_request(
+        home: Path, serve: Callable[..., Running]) -> None:
+    """In one process the log's commit wakes the worker and the worker's publication wakes the
+    waiting request: neither waits for a poll (here 10 s, the longest allowed)."""
+    sleepy = create_instance("sleepy", home=home)
+    text = sleepy.config_path.read_text("utf-8")
+    sleepy.config_path.write_text(text.replace("poll_ms = 20", "poll_ms = 10000"), "utf-8")
+    key = new_key(sleepy, Scope.ADMIN)
+    running = serve(home, "sleepy")
+    took = []
+    with running.client(key) as api:
+        for number in range(3):
+            started = time.monotonic()
+            answer = api.post("/v1/orders?wait=true", json=order(f"o{number}"))
+            took.append(time.monotonic() - started)
+            assert answer.json()["state"] == "applied"
+    assert max(took) < 5, took

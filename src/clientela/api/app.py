@@ -71,6 +71,8 @@ class Tenant:
     buckets: dict[int, _Bucket] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     keys: dict[str, tuple[ApiKey, float]] = field(default_factory=dict)
+    applied: log.AppliedSignal | None = None
+    """The worker's, when it runs in this process."""
 
     def live_key(self, token: str) -> ApiKey | None:
         """The live key `token` is. A known key is checked against the store again after
@@ -260,6 +262,23 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
     Wait = Annotated[bool, Query(description="Answer only once the call is applied (or after "  # noqa: N806 (a type)
                                              "[api] wait_seconds)")]
 
+    async def applied(tenant: Tenant, logged: log.Logged) -> log.Logged:
+        """`logged` once the worker has applied it, or as it is after `wait_seconds`."""
+        deadline = time.monotonic() + tenant.instance.settings.api.wait_seconds
+        pause = 0.002
+        while (left := deadline - time.monotonic()) > 0:
+            woken = tenant.applied.waiter() if tenant.applied else None
+            current = log.lookup(tenant.log_reader(), tenant.reader(), logged.ingest_id)
+            if current is not None and current.state != "pending":
+                return log.Logged(current.ingest_id, current.state, current.records,
+                                  logged.replayed, current.outcome)
+            if woken is None:
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 1.5, 0.05)
+            else:
+                await asyncio.wait([woken], timeout=left)
+        return logged
+
     async def accept(request: Request, who: Caller, item: log.Append, key: str | None,
                      wait: bool) -> JSONResponse:
         if key is not None:
@@ -276,17 +295,7 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
         except log.TransitionError as error:
             raise ProblemError(409, str(error)) from None
         if wait and logged.state == "pending":
-            deadline = time.monotonic() + who.tenant.instance.settings.api.wait_seconds
-            pause = 0.002
-            while time.monotonic() < deadline:
-                await asyncio.sleep(pause)
-                pause = min(pause * 1.5, 0.05)
-                current = log.lookup(who.tenant.log_reader(), who.tenant.reader(),
-                                     logged.ingest_id)
-                if current is not None and current.state != "pending":
-                    logged = log.Logged(current.ingest_id, current.state, current.records,
-                                        logged.replayed, current.outcome)
-                    break
+            logged = await applied(who.tenant, logged)
         body = Accepted(ingest_id=logged.ingest_id, state=logged.state,  # type: ignore[arg-type]
                         records=logged.records, replayed=logged.replayed,
                         outcome=logged.outcome)

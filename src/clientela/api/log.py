@@ -140,11 +140,45 @@ def _check_transition(con: sqlite3.Connection, serving: sqlite3.Connection, chec
 Waiting = tuple[Append, asyncio.AbstractEventLoop, "asyncio.Future[Logged]"]
 
 
-class Appender:
-    """The process's one writer of the ingest log (group commit)."""
+class AppliedSignal:
+    """Wakes the requests of this process that wait for their call to be applied
+    (`?wait=true`) each time the worker marks calls applied. API processes apart from the
+    worker (`--api-workers N`) have none and poll the outcome instead."""
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def waiter(self) -> asyncio.Future[None]:
+        """Done at the next `notify`: asked for before looking at the outcome, so that no
+        notice falls between the two."""
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        with self.lock:
+            self.waiting.append((loop, woken))
+        return woken
+
+    def notify(self) -> None:
+        with self.lock:
+            waiting, self.waiting = self.waiting, []
+        for loop, woken in waiting:
+            with suppress(RuntimeError):  # a closed loop has no caller left to wake
+                loop.call_soon_threadsafe(_wake, woken)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
+
+
+class Appender:
+    """The process's one writer of the ingest log (group commit). `on_commit`, when given,
+    runs after each commit: the worker in the same process starts on the calls at once
+    rather than at its next poll."""
+
+    def __init__(self, instance: Instance, on_commit: Callable[[], None] | None = None) -> None:
         self.instance = instance
+        self.on_commit = on_commit
         self.orders = instance.settings.orders
         self.queue: queue.Queue[Waiting | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name=f"clientela-log-{instance.name}",
@@ -210,6 +244,8 @@ class Appender:
             if not isinstance(error, Exception):
                 raise
             return
+        if self.on_commit is not None:
+            self.on_commit()
         _settle(waiting, results)
 
 

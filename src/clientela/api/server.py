@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -57,8 +57,17 @@ def served_instances(names: Sequence[str], home: Path | None = None) -> list[Ins
     return [open_instance(name, home=home) for name in chosen]
 
 
-def tenants_of(instances: Sequence[Instance]) -> dict[str, Tenant]:
-    return {i.name: Tenant(i, log.Appender(i), IdentityRules.of(i.settings)) for i in instances}
+def tenants_of(instances: Sequence[Instance], workers: Mapping[str, Worker] | None = None
+               ) -> dict[str, Tenant]:
+    """The instances as the app serves them; with their `workers`, when these run in the same
+    process, each log commit wakes its worker and each applied micro-batch its waiting calls."""
+    tenants = {}
+    for instance in instances:
+        worker = (workers or {}).get(instance.name)
+        appender = log.Appender(instance, on_commit=worker.wake.set if worker else None)
+        tenants[instance.name] = Tenant(instance, appender, IdentityRules.of(instance.settings),
+                                        applied=worker.applied if worker else None)
+    return tenants
 
 
 def app_from_environment() -> FastAPI:
@@ -123,7 +132,7 @@ class Server:
 
     def _serve(self) -> None:
         if self.api_workers == 1:
-            tenants = tenants_of(self.instances)
+            tenants = tenants_of(self.instances, self.workers)
             app = create_app(tenants)
             _freeze_heap()
             try:

@@ -50,6 +50,7 @@ class Worker:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.ready = threading.Event()
+        self.applied = log.AppliedSignal()
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name=f"clientela-worker-{instance.name}",
                                        daemon=True)
@@ -140,10 +141,11 @@ class Worker:
             if erasure == 0:
                 self._erase(con, ops, entries[0])
                 through = entries[0].id
-                continue
-            batch = entries[:erasure] if erasure else entries
-            self._apply(con, ops, applier, batch)
-            through = batch[-1].id
+            else:
+                batch = entries[:erasure] if erasure else entries
+                self._apply(con, ops, applier, batch)
+                through = batch[-1].id
+            self.applied.notify()
 
     def _run_jobs(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection) -> None:
         ran = False

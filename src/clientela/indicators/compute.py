@@ -125,12 +125,13 @@ def _make(con: duckdb.DuckDBPyConnection, rendered: Rendered, memory_bytes: int,
 
 
 def _run(con: duckdb.DuckDBPyConnection, rendered: tuple[Rendered, ...],
-         on_stage: StageHook | None, memory_bytes: int = 0) -> None:
+         on_stage: StageHook | None, memory_bytes: int = 0, *, drop: bool = True) -> None:
+    """The stages in order; with `drop`, each dropped once the last stage reading it is made."""
     for stage in rendered:
         if on_stage:
             on_stage(stage[0])
         _make(con, stage, memory_bytes)
-        for finished in stage[2]:
+        for finished in stage[2] if drop else ():
             con.execute(f"DROP TABLE temp.{finished}")
 
 
@@ -219,15 +220,16 @@ def compute_selected(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: 
                      client_ids: Iterable[int], cut_points: CutPoints) -> None:
     """The indicators of the given profiles (those that exist) into `SELECTED`, replacing what
     it held: the single-profile path over a set, as the realtime worker runs it for a
-    micro-batch."""
+    micro-batch.
+
+    Its stages stay on the connection until the next call (or a full run) replaces them: they
+    hold a few profiles' rows, and dropping the ~40 of them took ~40 ms of a 0.8 s call."""
     scope = Scope.of(settings, as_of, selected=True)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTION} AS "
                 "SELECT DISTINCT unnest(?::BIGINT[]) AS client_id", [sorted(set(client_ids))])
-    _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), None)
+    _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), None,
+         drop=False)
     con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one AS {_rendered_result(scope)[1]}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one_keys AS {keys_select().sql(DIALECT)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTED} AS "
                 f"{_rendered_decoded('ind_one', 'ind_one_keys')}")
-    _drop(con, scope)
-    for table in ("ind_one", "ind_one_keys", SELECTION):
-        con.execute(f"DROP TABLE {table}")
