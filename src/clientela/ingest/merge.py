@@ -202,9 +202,9 @@ def merge(con: duckdb.DuckDBPyConnection, parse: Parse, file_name: str, day: dat
     """)
     counts = MergeCounts()
     # A correction for an old day must not undo what later days sent: newest business day wins.
-    counts.unchanged = scalar(con, "SELECT count(*) FILTER (action = 'same') FROM matched")
-    counts.replaced = scalar(con, "SELECT count(*) FILTER (action = 'replace') FROM matched")
-    counts.kept_newer = scalar(con, "SELECT count(*) FILTER (action = 'older') FROM matched")
+    counts.unchanged, counts.replaced, counts.kept_newer = con.execute(
+        "SELECT count(*) FILTER (action = 'same'), count(*) FILTER (action = 'replace'), "
+        "count(*) FILTER (action = 'older') FROM matched").fetchone() or (0, 0, 0)
     if orders:
         # A re-sent order keeps its key; a new one takes the next, in line order.
         last_key = scalar(con, "SELECT max(order_key) FROM orders")
