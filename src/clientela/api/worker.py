@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -162,7 +163,19 @@ class Worker:
     def _apply(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection, applier: Applier,
                batch: list[log.Entry]) -> None:
         try:
-            applied = applier.apply(batch)
+            with ExitStack() as publishing:
+                stored: list[str] = []
+
+                def publish_records(applied: Applied, other: duckdb.DuckDBPyConnection) -> None:
+                    # While the indicators compute on `con`: the profiles, orders and events
+                    # go to the serving copy, and the stored tables' fingerprint is taken (the
+                    # computation writes only temporary tables).
+                    publishing.enter_context(operational.transaction(ops))
+                    self._publish_records(other, ops, applied)
+                    stored.append(realtime.fingerprint(other))
+
+                applied = applier.apply(batch, alongside=publish_records)
+                self._publish_outcomes(con, ops, applied, applied.outcomes, stored[0])
         except Exception:
             if len(batch) == 1:
                 # A call that cannot apply must not hold up the ones behind it.
@@ -171,28 +184,33 @@ class Worker:
                 with analytics.transaction(con):
                     con.execute("UPDATE api_ingest_state SET applied_through = ?",
                                 [batch[0].id])
-                self._publish(con, ops, None, {batch[0].id: {
-                    "failed": True, "reason": "the call could not be applied; see the server "
-                                              "log"}})
+                with operational.transaction(ops):
+                    self._publish_outcomes(con, ops, None, {batch[0].id: {
+                        "failed": True, "reason": "the call could not be applied; see the "
+                                                  "server log"}})
                 return
             for entry in batch:
                 self._apply(con, ops, applier, [entry])
-            return
-        self._publish(con, ops, applied, applied.outcomes)
 
-    def _publish(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
-                 applied: Applied | None, outcomes: dict[int, dict[str, Any]]) -> None:
+    def _publish_records(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+                         applied: Applied) -> None:
         store_scoped = self.instance.settings.files.store_scoped_customer_ids
-        with operational.transaction(ops):
-            if applied is not None:
-                realtime.publish_profiles(con, ops, self.rules, applied.touched, applied.removed)
-                realtime.publish_indicators(con, ops, applied.run_id)
-                realtime.publish_orders(con, ops, applied.orders, store_scoped)
-                if applied.events:
-                    first = min(applied.outcomes)
-                    realtime.publish_events(con, ops, (first, applied.applied_through))
-            log.mark_applied(ops, outcomes)
-            realtime.mark_synced(ops, realtime.fingerprint(con))
+        realtime.publish_profiles(con, ops, self.rules, applied.touched, applied.removed)
+        realtime.publish_orders(con, ops, applied.orders, store_scoped)
+        if applied.events:
+            first = min(applied.outcomes)
+            realtime.publish_events(con, ops, (first, applied.applied_through))
+
+    def _publish_outcomes(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
+                          applied: Applied | None, outcomes: dict[int, dict[str, Any]],
+                          stored: str | None = None) -> None:
+        """In the operational transaction the caller holds: the recomputed indicators, if any,
+        and the calls' outcomes; the serving copy now matches the store (`stored`, its
+        fingerprint, when the caller already took it)."""
+        if applied is not None:
+            realtime.publish_indicators(con, ops, applied.run_id)
+        log.mark_applied(ops, outcomes)
+        realtime.mark_synced(ops, stored or realtime.fingerprint(con))
 
     def _erase(self, con: duckdb.DuckDBPyConnection, ops: sqlite3.Connection,
                entry: log.Entry) -> None:

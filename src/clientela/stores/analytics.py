@@ -47,8 +47,7 @@ def connect(instance: Instance, *, read_only: bool = False) -> duckdb.DuckDBPyCo
                 "(one process owns the analytics store); stop it or wait for it to finish"
             ) from None
         raise
-    con.execute(f"SET TimeZone = '{instance.settings.instance.timezone}'")
-    con.execute("SET enable_progress_bar = false")
+    _set_session(con, instance)
     try:
         if read_only:
             check_not_newer(STORE, instance.analytics_path, schema_version(con),
@@ -59,6 +58,20 @@ def connect(instance: Instance, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         con.close()  # a refused store must not stay open (and locked) in this process
         raise
     return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection, instance: Instance) -> duckdb.DuckDBPyConnection:
+    """A second connection to the store `con` has open, set up as `connect` sets up its own, for
+    work on another thread (DuckDB runs one statement at a time per connection)."""
+    other = con.cursor()
+    _set_session(other, instance)
+    return other
+
+
+def _set_session(con: duckdb.DuckDBPyConnection, instance: Instance) -> None:
+    """The settings each connection holds for itself (the rest are the database's)."""
+    con.execute(f"SET TimeZone = '{instance.settings.instance.timezone}'")
+    con.execute("SET enable_progress_bar = false")
 
 
 LOOKUP_INDEXES = {"identifiers_by_value": "identifiers (value)",
