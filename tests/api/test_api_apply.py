@@ -99,18 +99,24 @@ LOOKUPS = {"identity_value_ids": "identifiers", "ind_selected_orders": "orders",
 
 
 class Explaining:
-    """A connection that records the executed plan of each statement making one of LOOKUPS."""
+    """A connection (and its cursors) that records the executed plan of each statement making
+    one of LOOKUPS."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, plans: dict[str, str] | None = None
+                 ) -> None:
         self.con = con
-        self.plans: dict[str, str] = {}
+        self.plans: dict[str, str] = {} if plans is None else plans
 
     def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
-        made = re.match(r"\s*CREATE OR REPLACE TEMP TABLE (\w+) AS\s(.*)", sql, re.DOTALL)
+        made = re.match(r"\s*CREATE OR REPLACE (?:TEMP )?TABLE (?:scratch\.)?(\w+) AS\s(.*)",
+                        sql, re.DOTALL)
         if made and made[1] in LOOKUPS:
             self.plans[made[1]] = str(self.con.execute(f"EXPLAIN ANALYZE {made[2]}",
                                                        *args).fetchall()[0][1])
         return self.con.execute(sql, *args)
+
+    def cursor(self) -> Explaining:
+        return Explaining(self.con.cursor(), self.plans)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.con, name)

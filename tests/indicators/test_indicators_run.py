@@ -23,7 +23,7 @@ from clientela.generate import generate_retailer
 from clientela.indicators import compute
 from clientela.indicators.catalog import indicator_names
 from clientela.indicators.compile import Parts
-from clientela.indicators.compute import compute_one
+from clientela.indicators.compute import compute_one, compute_selected
 from clientela.ingest.importer import run_import
 from clientela.run.pipeline import last_cut_points, run
 from clientela.stores import analytics, operational
@@ -148,6 +148,28 @@ def test_the_single_profile_path_equals_the_full_run(demo: Instance) -> None:
             one = compute_one(con, demo.settings, LAST_DAY, client_id, found[1])
             assert one == rows[client_id], client_id
         assert compute_one(con, demo.settings, LAST_DAY, 10**9, found[1]) is None
+    finally:
+        con.close()
+
+
+def test_the_set_path_on_two_connections_equals_the_full_run(demo: Instance) -> None:
+    """Stages made two at a time (as the realtime worker makes them), for one set of profiles
+    after another: a stage made before one it reads would show the previous set's rows."""
+    run(demo, LAST_DAY)
+    rows = _rows(demo)
+    con = analytics.connect(demo)
+    try:
+        helper = analytics.cursor(con, demo)
+        found = last_cut_points(con)
+        assert found is not None
+        buyers = sorted(c for c, r in rows.items() if r["Total_Purchases"])
+        assert len(buyers) >= 120
+        for group in (buyers[:40], buyers[40:41], buyers[41:120]):
+            compute_selected(con, demo.settings, LAST_DAY, group, found[1], helper)
+            cursor = con.execute(f"SELECT * FROM {compute.SELECTED}")
+            names = [d[0] for d in cursor.description or ()]
+            got = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+            assert got == {c: rows[c] for c in group}
     finally:
         con.close()
 

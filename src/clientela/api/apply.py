@@ -142,6 +142,8 @@ class Applier:
         self.zone = ZoneInfo(instance.settings.instance.timezone)
         con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
         self.other = cursor(con, instance)
+        # The indicators' second connection: `alongside` has `other` meanwhile.
+        self.helper = cursor(con, instance)
 
     def applied_through(self) -> int:
         row = self.con.execute("SELECT applied_through FROM api_ingest_state").fetchone()
@@ -336,12 +338,12 @@ class Applier:
             outcomes[entry.id].setdefault("records", entry.records)
         applied = Applied(outcomes, touched, removed, orders, events, run_id, last)
         if alongside is None:
-            compute_selected(self.con, self.settings, day, touched, points)
+            compute_selected(self.con, self.settings, day, touched, points, self.helper)
             return applied
         # Leaving its pool waits for the computation, even when `alongside` fails.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clientela-indicators") as pool:
             computing = pool.submit(compute_selected, self.con, self.settings, day, touched,
-                                    points)
+                                    points, self.helper)
             alongside(applied, self.other)
             computing.result()
         return applied

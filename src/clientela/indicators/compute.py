@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -33,6 +34,7 @@ from clientela.indicators.compile import (
     stages,
 )
 from clientela.ingest.sql import literal, scalar
+from clientela.ingest.stage import SCRATCH
 
 DIALECT = "duckdb"
 VALUES_TABLE = "indicator_values"
@@ -125,13 +127,12 @@ def _make(con: duckdb.DuckDBPyConnection, rendered: Rendered, memory_bytes: int,
 
 
 def _run(con: duckdb.DuckDBPyConnection, rendered: tuple[Rendered, ...],
-         on_stage: StageHook | None, memory_bytes: int = 0, *, drop: bool = True) -> None:
-    """The stages in order; with `drop`, each dropped once the last stage reading it is made."""
+         on_stage: StageHook | None, memory_bytes: int = 0) -> None:
     for stage in rendered:
         if on_stage:
             on_stage(stage[0])
         _make(con, stage, memory_bytes)
-        for finished in stage[2] if drop else ():
+        for finished in stage[2]:
             con.execute(f"DROP TABLE temp.{finished}")
 
 
@@ -217,19 +218,80 @@ def compute_one(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
 
 
 def compute_selected(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-                     client_ids: Iterable[int], cut_points: CutPoints) -> None:
+                     client_ids: Iterable[int], cut_points: CutPoints,
+                     helper: duckdb.DuckDBPyConnection | None = None) -> None:
     """The indicators of the given profiles (those that exist) into `SELECTED`, replacing what
     it held: the single-profile path over a set, as the realtime worker runs it for a
     micro-batch.
 
-    Its stages stay on the connection until the next call (or a full run) replaces them: they
-    hold a few profiles' rows, and dropping the ~40 of them took ~40 ms of a 0.8 s call."""
+    Its stages are tables of the in-memory `SCRATCH` database, where every connection to the
+    store sees them. With `helper`, a second connection, two independent stages are made at a
+    time: each is mostly DuckDB planning, which takes one core. They stay until the next call
+    replaces them: they hold a few profiles' rows, and dropping them took ~40 ms a call."""
     scope = Scope.of(settings, as_of, selected=True)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTION} AS "
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+    con.execute(f"CREATE OR REPLACE TABLE {SCRATCH}.{SELECTION} AS "
                 "SELECT DISTINCT unnest(?::BIGINT[]) AS client_id", [sorted(set(client_ids))])
-    _run(con, (*_rendered_stages(scope), _rendered_rfm(scope, _frozen(cut_points))), None,
-         drop=False)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one AS {_rendered_result(scope)[1]}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ind_one_keys AS {keys_select().sql(DIALECT)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTED} AS "
-                f"{_rendered_decoded('ind_one', 'ind_one_keys')}")
+    _make_steps(_selected_steps(scope, _frozen(cut_points)),
+                [con] if helper is None else [con, helper])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SELECTED} AS {_selected_decoded()}")
+
+
+Step = tuple[str, str, frozenset[str]]
+"""(table in `SCRATCH`, the SELECT that makes it, the tables of other steps it reads)."""
+SELECTED_VALUES = "ind_one"
+SELECTED_KEYS = "ind_one_keys"
+
+
+@lru_cache(maxsize=16)
+def _selected_steps(scope: Scope, cut_points: FrozenCutPoints) -> tuple[Step, ...]:
+    points: CutPoints = {key: dict(values) for key, values in cut_points}
+    made: list[tuple[str, exp.Expr]] = [
+        (stage.table, stage.select) for stage in (*stages(scope), rfm_stage(scope, points))]
+    made += [(SELECTED_VALUES, result(scope)), (SELECTED_KEYS, keys_select())]
+    names = {table for table, _ in made} | {SELECTION}
+    return tuple((table, _in_scratch(select, names).sql(DIALECT),
+                  frozenset(t.name for t in select.find_all(exp.Table) if t.name in names))
+                 for table, select in made)
+
+
+@lru_cache(maxsize=1)
+def _selected_decoded() -> str:
+    names = {SELECTED_VALUES, SELECTED_KEYS}
+    return _in_scratch(decoded(SELECTED_VALUES, SELECTED_KEYS), names).sql(DIALECT)
+
+
+def _in_scratch(select: exp.Expr, names: set[str]) -> exp.Expr:
+    """`select` reading the tables `names` from `SCRATCH`."""
+    def qualified(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and not node.args.get("db") and node.name in names:
+            node = node.copy()
+            node.set("db", exp.to_identifier(SCRATCH))
+        return node
+    return select.transform(qualified)
+
+
+def _make_steps(steps: tuple[Step, ...], connections: list[duckdb.DuckDBPyConnection]) -> None:
+    """Each step once the steps it reads are made, on whichever connection is free."""
+    def make(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> None:
+        con.execute(f"CREATE OR REPLACE TABLE {SCRATCH}.{table} AS {sql}")
+
+    made = {SELECTION}
+    waiting = list(steps)
+    free = list(connections)
+    running: dict[Future[None], tuple[str, duckdb.DuckDBPyConnection]] = {}
+    with ThreadPoolExecutor(max_workers=len(connections),
+                            thread_name_prefix="clientela-stages") as pool:
+        while waiting or running:
+            for step in [s for s in waiting if s[2] <= made][:len(free)]:
+                waiting.remove(step)
+                con = free.pop()
+                running[pool.submit(make, con, step[0], step[1])] = (step[0], con)
+            if not running:
+                raise RuntimeError(f"no step makes what {waiting[0][0]} reads")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                table, con = running.pop(future)
+                future.result()
+                made.add(table)
+                free.append(con)
