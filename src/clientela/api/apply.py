@@ -145,6 +145,16 @@ class Applier:
         # The indicators' second connection: `alongside` has `other` meanwhile.
         self.helper = cursor(con, instance)
 
+    def checkpoint(self) -> None:
+        """Move what the micro-batches wrote from the write-ahead log into the store. Until
+        then every statement reads the newer rows through their version records: after
+        ~90,000 orders a one-call batch took ~0.2 s longer. A connection's last result keeps
+        its transaction open, which a checkpoint refuses: the other connections' are closed
+        first."""
+        for other in (self.other, self.helper):
+            other.execute("SELECT 1").fetchall()
+        self.con.execute("CHECKPOINT")
+
     def applied_through(self) -> int:
         row = self.con.execute("SELECT applied_through FROM api_ingest_state").fetchone()
         return int(row[0]) if row else 0
