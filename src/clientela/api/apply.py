@@ -46,7 +46,7 @@ from clientela.ingest.batch import rules_for
 from clientela.ingest.header import HeaderMap
 from clientela.ingest.probe import ProbedFile
 from clientela.ingest.sql import literal
-from clientela.ingest.stage import SCRATCH, Parse, Staging, stage
+from clientela.ingest.stage import Parse, Staging, attach_scratch, stage
 from clientela.run.pipeline import last_cut_points
 from clientela.schema import CUSTOMERS, ORDER_LINE_CATEGORIES, ORDER_LINES, ORDERS, RecordSchema
 from clientela.schema.records import LIST_SEPARATOR
@@ -140,7 +140,7 @@ class Applier:
         self.rules = rules_for(instance)
         self.identity = IdentityRules.of(instance.settings)
         self.zone = ZoneInfo(instance.settings.instance.timezone)
-        con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+        attach_scratch(con)
         self.other = cursor(con, instance)
         # The indicators' second connection: `alongside` has `other` meanwhile.
         self.helper = cursor(con, instance)

@@ -34,7 +34,7 @@ from clientela.indicators.compile import (
     stages,
 )
 from clientela.ingest.sql import literal, scalar
-from clientela.ingest.stage import SCRATCH
+from clientela.ingest.stage import SCRATCH, attach_scratch
 
 DIALECT = "duckdb"
 VALUES_TABLE = "indicator_values"
@@ -73,22 +73,22 @@ def _rendered_stages(scope: Scope) -> tuple[Rendered, ...]:
         for table in stage.select.find_all(exp.Table):
             last_reader[table.name] = index
     return tuple(
-        (*_rendered(stage, scope), tuple(t for t, last in last_reader.items()
-                                         if last == index and t.startswith("ind_")
-                                         and t not in kept), _parts(stage, scope))
+        (*_rendered(stage), tuple(t for t, last in last_reader.items()
+                                  if last == index and t.startswith("ind_")
+                                  and t not in kept), stage.parts)
         for index, stage in enumerate(built))
 
 
 @lru_cache(maxsize=16)
 def _rendered_rfm(scope: Scope, cut_points: FrozenCutPoints) -> Rendered:
     points: CutPoints = {key: dict(values) for key, values in cut_points}
-    return (*_rendered(rfm_stage(scope, points), scope), (), None)
+    return (*_rendered(rfm_stage(scope, points)), (), None)
 
 
 @lru_cache(maxsize=16)
 def _rendered_result(scope: Scope) -> Rendered:
     stage = Stage(VALUES_TABLE, result(scope), RESULT_PARTS)
-    return (*_rendered(stage, scope), (), _parts(stage, scope))
+    return (*_rendered(stage), (), stage.parts)
 
 
 @lru_cache(maxsize=4)
@@ -96,12 +96,9 @@ def _rendered_decoded(values: str, keys: str) -> str:
     return decoded(values, keys).sql(DIALECT)
 
 
-def _parts(stage: Stage, scope: Scope) -> Parts | None:
-    return None if scope.selected else stage.parts
-
-
-def _rendered(stage: Stage, scope: Scope) -> tuple[str, str]:
-    select = stage.select if _parts(stage, scope) is None else in_part(stage.select)
+def _rendered(stage: Stage) -> tuple[str, str]:
+    """For the full run (the selected scope renders `_selected_steps`)."""
+    select = stage.select if stage.parts is None else in_part(stage.select)
     return stage.table, select.sql(DIALECT)
 
 
@@ -229,7 +226,7 @@ def compute_selected(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: 
     time: each is mostly DuckDB planning, which takes one core. They stay until the next call
     replaces them: they hold a few profiles' rows, and dropping them took ~40 ms a call."""
     scope = Scope.of(settings, as_of, selected=True)
-    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+    attach_scratch(con)
     con.execute(f"CREATE OR REPLACE TABLE {SCRATCH}.{SELECTION} AS "
                 "SELECT DISTINCT unnest(?::BIGINT[]) AS client_id", [sorted(set(client_ids))])
     _make_steps(_selected_steps(scope, _frozen(cut_points)),

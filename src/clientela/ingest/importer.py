@@ -25,7 +25,7 @@ from clientela.ingest.inbox import Waiting, done_days, inbox_files, plan, receiv
 from clientela.ingest.inbox_file import InboxFile
 from clientela.ingest.prepare import PreparedFile, prepare
 from clientela.ingest.report import FileReport, free_path, write_json
-from clientela.ingest.stage import SCRATCH, Staging, drop_staging
+from clientela.ingest.stage import Staging, attach_scratch, drop_staging
 from clientela.ingest.status import copy_done_days
 from clientela.stores import analytics, operational
 
@@ -113,7 +113,7 @@ class _Preparer:
     main connection merges the current day. One worker thread: the connection is its own."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, instance: Instance, folder: Path) -> None:
-        con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+        attach_scratch(con)
         self.worker = con.cursor()
         self.rules = rules_for(instance)
         self.max_line_length = instance.settings.files.max_line_length

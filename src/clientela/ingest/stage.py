@@ -27,6 +27,11 @@ on a worker connection while the main one merges the previous day: reading it fr
 transaction is allowed, writing it is not (one database written per transaction)."""
 
 
+def attach_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """`SCRATCH` on the store `con` belongs to, for every connection to it (once per store)."""
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+
+
 @dataclass(frozen=True)
 class Staging:
     """The scratch tables of one file: its raw lines, its records and its staged rows."""
