@@ -50,6 +50,22 @@ def test_old_calls_are_forgotten_once_applied_and_keys_once_expired(
     assert ops.execute("SELECT count(*) FROM api_outcomes").fetchone() == (0,)
 
 
+def test_forgetting_goes_in_chunks_and_stops_at_the_first_recent_call(
+        stores: tuple[sqlite3.Connection, sqlite3.Connection],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    con, ops = stores
+    monkeypatch.setattr(log, "FORGET_CHUNK", 2)
+    ages = [timedelta(days=9), timedelta(days=8), timedelta(days=8), timedelta(days=3),
+            timedelta(hours=3), timedelta(hours=2), timedelta(minutes=1)]
+    for number, age in enumerate(ages):
+        _log(con, NOW - age, f"k{number}")
+
+    log.forget_old(con, ops, 6, timedelta(hours=1), timedelta(days=7), clock=lambda: NOW)
+
+    assert con.execute("SELECT id, idempotency_key FROM ingest_log ORDER BY id").fetchall() == [
+        (4, None), (5, None), (6, None), (7, "k6")]
+
+
 def test_calls_applied_without_an_outcome_are_the_ones_after_the_last_recorded(
         stores: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
     con, ops = stores

@@ -304,14 +304,48 @@ def unmarked(con: sqlite3.Connection, ops: sqlite3.Connection, through: int) -> 
         "SELECT id FROM ingest_log WHERE id > ? AND id <= ? ORDER BY id", (last, through))]
 
 
+FORGET_CHUNK = 5_000
+"""Rows cleared or deleted per statement: each is a transaction of its own, so that the API's
+group commits, which need the log's write lock to acknowledge calls, never wait long for it."""
+
+
 def forget_old(con: sqlite3.Connection, ops: sqlite3.Connection, through: int,
                idempotency: timedelta, retention: timedelta,
                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-    """Idempotency keys past their time are cleared; applied calls past retention deleted."""
+    """Idempotency keys past their time are cleared; applied calls past retention deleted.
+
+    Ids follow arrival, so the calls older than a moment are those before one id: the work
+    reads only the rows it changes (the keyed ones through their index), not the whole log."""
     now = clock()
-    con.execute("UPDATE ingest_log SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL "
-                "AND received_at < ?", ((now - idempotency).isoformat(),))
-    con.execute("DELETE FROM ingest_log WHERE id <= ? AND received_at < ?",
-                (through, (now - retention).isoformat()))
+    keys_before = _first_received_since(con, (now - idempotency).isoformat())
+    _in_chunks(con, "UPDATE ingest_log SET idempotency_key = NULL WHERE id IN (SELECT id FROM "
+                    "ingest_log INDEXED BY ingest_log_idempotency WHERE idempotency_key IS NOT "
+                    "NULL AND id < ? LIMIT ?)", keys_before)
+    calls_before = min(through + 1, _first_received_since(con, (now - retention).isoformat()))
+    _in_chunks(con, "DELETE FROM ingest_log WHERE id IN (SELECT id FROM ingest_log WHERE id < ? "
+                    "ORDER BY id LIMIT ?)", calls_before)
     ops.execute("DELETE FROM api_outcomes WHERE applied_at < ?",
                 ((now - retention).isoformat(),))
+
+
+def _in_chunks(con: sqlite3.Connection, statement: str, before: int) -> None:
+    """`statement` (`before` and a limit as parameters) until it changes fewer rows than that."""
+    while con.execute(statement, (before, FORGET_CHUNK)).rowcount == FORGET_CHUNK:
+        pass
+
+
+def _first_received_since(con: sqlite3.Connection, moment: str) -> int:
+    """The first id received at `moment` or later (one past the last when none): a binary
+    search over ids, a few lookups whatever the log's size."""
+    # Two subqueries: SQLite reads min() or max() off the key only when it is alone.
+    low, high = con.execute("SELECT coalesce((SELECT min(id) FROM ingest_log), 1), "
+                            "coalesce((SELECT max(id) FROM ingest_log), 0) + 1").fetchone()
+    while low < high:
+        middle = (low + high) // 2
+        row = con.execute("SELECT id, received_at FROM ingest_log WHERE id >= ? ORDER BY id "
+                          "LIMIT 1", (middle,)).fetchone()
+        if row is None or row[1] >= moment:
+            high = middle
+        else:
+            low = int(row[0]) + 1
+    return int(low)
