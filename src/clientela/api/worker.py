@@ -92,6 +92,7 @@ class Worker:
                             ", ".join(made))
             applier = Applier(con, self.instance)
             self._recover(con, ops, log_db, applier)
+            applier.warm_up()
             self.ready.set()
             self._drain(con, ops, log_db, applier)
         except BaseException as error:
