@@ -40,6 +40,7 @@ from clientela.identity.evidence import (
 )
 from clientela.identity.resolve import resolve
 from clientela.identity.rules import IdentityRules
+from clientela.indicators.compile import CutPoints
 from clientela.indicators.compute import compute_selected
 from clientela.ingest import merge
 from clientela.ingest.batch import rules_for
@@ -152,9 +153,13 @@ class Applier:
         planned (here over no profile)."""
         with registered(self.con, "warm_up", {"client_id": pa.array([], pa.int64())}):
             pass
-        cut = last_cut_points(self.con)
         day = datetime.now(UTC).astimezone(self.zone).date()
-        compute_selected(self.con, self.settings, day, [], cut[1] if cut else {}, self.helper)
+        compute_selected(self.con, self.settings, day, [], self._cut_points()[1], self.helper)
+
+    def _cut_points(self) -> tuple[int, CutPoints]:
+        """The last run's id and RFM cut points, which a micro-batch's indicators score
+        against (none before the first run)."""
+        return last_cut_points(self.con) or (0, {})
 
     def checkpoint(self) -> None:
         """Move what the micro-batches wrote from the write-ahead log into the store. Until
@@ -351,8 +356,7 @@ class Applier:
             self.con.execute("UPDATE api_ingest_state SET applied_through = ?", [last])
         # After the commit: rows inserted in a transaction carry provisional row ids, too large
         # for the indicators' packed line keys.
-        cut = last_cut_points(self.con)
-        run_id, points = cut if cut else (0, {})
+        run_id, points = self._cut_points()
         orders = sorted({(str(c["store_code"]), str(c["order_number"]))
                          for kind in ("orders",) for c in rendered[kind].cells})
         for entry in entries:
