@@ -116,7 +116,7 @@ def test_bad_calls_get_precise_problems_and_store_nothing(
                          headers={"Authorization": "Bearer clk.shop.nope"})
     fields = {(e["field"], e["code"]) for e in invalid.json()["errors"]}
     assert invalid.status_code == 422
-    assert ("orders.1.total_amount", "decimal_parsing") in fields
+    assert ("orders.1.total_amount", "decimal_comma") in fields
     assert ("orders.1.date", "datetime_from_date_parsing") in fields or (
         "orders.1.date", "datetime_parsing") in fields
     assert oversize.status_code == 413

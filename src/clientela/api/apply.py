@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,8 +107,6 @@ def _text(value: Any) -> str | None:
         return LIST_SEPARATOR.join(str(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format(value, "f")
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from clientela.api.models import FieldError, Problem
+from clientela.api.models import DECIMAL_FIELDS, FieldError, Problem
 
 MEDIA_TYPE = "application/problem+json"
 UNION_TAGS = {"one", "batch"}
@@ -39,8 +39,12 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
             location = location[1:] if location[0] == "body" else location
         location = [part for part in location if part not in UNION_TAGS
                     and not part.startswith("function-")]
-        found.append(FieldError(field=".".join(location) or "body", code=str(error["type"]),
-                                message=str(error["msg"]).removeprefix("Value error, ")))
+        code, message = str(error["type"]), str(error["msg"]).removeprefix("Value error, ")
+        decimal = DECIMAL_FIELDS.get(location[-1]) if location else None
+        if (decimal is not None and code == "string_pattern_mismatch"
+                and error.get("ctx", {}).get("pattern") == f"^{decimal.decimal_format}$"):
+            code, message = decimal.decimal_problem(str(error["input"]))
+        found.append(FieldError(field=".".join(location) or "body", code=code, message=message))
     return found
 
 

@@ -142,18 +142,9 @@ def field_sql(field: Field, cell: str, typed: str, rules: Rules) -> FieldSql:
 
 
 def _decimal(field: Field, cell: str, checks: _Checks) -> str:
-    assert field.precision is not None and field.scale is not None
-    whole = field.precision - field.scale
-    kind = f"dec({field.precision},{field.scale})"
-    fits = f"regexp_full_match({cell}, '-?[0-9]{{1,{whole}}}(\\.[0-9]{{1,{field.scale}}})?')"
-    checks.ok_when(f"{cell} IS NULL OR {fits}")
-    # `1.234,56` and `1234,56`: a comma as decimal separator, with or without dots grouping.
-    checks.add(f"regexp_full_match({cell}, '-?([0-9]{{1,3}}(\\.[0-9]{{3}})*|[0-9]+),[0-9]+')",
-               "decimal_comma", f"{_quoted(cell)} || ' uses a comma as decimal separator; write "
-               "it with a dot and no thousands separator (1234.56)'")
-    checks.add(f"regexp_full_match({cell}, '-?[0-9]+(\\.[0-9]+)?')", "decimal_range",
-               f"{_quoted(cell)} || ' does not fit {field.name} {kind} (at most {whole} digits "
-               f"before the dot and {field.scale} after)'")
-    checks.add("true", "not_decimal", f"{_quoted(cell)} || ' is not a decimal number'")
+    checks.ok_when(f"{cell} IS NULL OR regexp_full_match({cell}, {literal(field.decimal_format)})")
+    for pattern, code, reason in field.decimal_problems():
+        matches = "true" if pattern is None else f"regexp_full_match({cell}, {literal(pattern)})"
+        checks.add(matches, code, f"{_quoted(cell)} || {literal(' ' + reason)}")
     # Rows whose cell does not fit are rejected, so a plain cast is enough for the value.
     return f"TRY_CAST({cell} AS DECIMAL({field.precision},{field.scale}))"

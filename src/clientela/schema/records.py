@@ -59,6 +59,36 @@ class Field:
         """Name of the column in the stores."""
         return self.storage or snake_case(self.name)
 
+    @property
+    def decimal_format(self) -> str:
+        """The regular expression a decimal cell matches whole: a dot as separator, no
+        thousands separator, at most precision - scale digits before it and scale after."""
+        assert self.precision is not None and self.scale is not None
+        return rf"-?[0-9]{{1,{self.precision - self.scale}}}(\.[0-9]{{1,{self.scale}}})?"
+
+    def decimal_problems(self) -> tuple[tuple[str | None, str, str], ...]:
+        """Why a decimal cell that does not match `decimal_format` is wrong: (a regular
+        expression the cell matches whole, or None for any cell; the reject code; the reason,
+        to follow the quoted cell), tried in order. The file importer and the API both say it
+        this way."""
+        assert self.precision is not None and self.scale is not None
+        return (
+            (r"-?([0-9]{1,3}(\.[0-9]{3})*|[0-9]+),[0-9]+", "decimal_comma",
+             "uses a comma as decimal separator; write it with a dot and no thousands "
+             "separator (1234.56)"),
+            (r"-?[0-9]+(\.[0-9]+)?", "decimal_range",
+             f"does not fit {self.name} {self.describe()} (at most "
+             f"{self.precision - self.scale} digits before the dot and {self.scale} after)"),
+            (None, "not_decimal", "is not a decimal number"),
+        )
+
+    def decimal_problem(self, cell: str) -> tuple[str, str]:
+        """(code, reason) of a decimal cell that does not match `decimal_format`."""
+        for pattern, code, reason in self.decimal_problems():
+            if pattern is None or re.fullmatch(pattern, cell):
+                return code, f"'{cell}' {reason}"
+        raise AssertionError("the last problem matches any cell")
+
     def describe(self) -> str:
         match self.type:
             case FieldType.TEXT if self.max_length:
