@@ -29,8 +29,8 @@ def test_the_worker_checkpoints_the_store_once_it_runs_out_of_calls(
     running.ready.wait()
     appender = log.Appender(instance, on_commit=running.wake.set)
     try:
-        logged = asyncio.run(appender.append(log.Append(key.id, "orders", {"records": [order()]},
-                                                        1)))
+        call = log.Append(key.id, "orders", log.encode({"records": [order()]}), 1)
+        logged = asyncio.run(appender.append(call))
         deadline = time.monotonic() + 30
         applied = False
         while time.monotonic() < deadline:

