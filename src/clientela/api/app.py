@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter
@@ -46,6 +46,7 @@ from clientela.api.models import (
     StatusChange,
 )
 from clientela.api.problems import ProblemError, field_errors, problem_response, responses
+from clientela.api.routes import DirectRoute
 from clientela.config import Instance
 from clientela.identity.lookup import IdentityError, parse
 from clientela.identity.rules import IdentityRules
@@ -334,8 +335,10 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
     accepted: dict[int | str, dict[str, Any]] = {
         202: {"model": Accepted, "description": "Committed to the ingest log"}}
 
-    @app.post("/v1/orders", status_code=202, tags=["orders"],
-              responses=accepted | responses(409))
+    writes = APIRouter(route_class=DirectRoute)
+
+    @writes.post("/v1/orders", status_code=202, tags=["orders"],
+                 responses=accepted | responses(409))
     async def post_orders(
         request: Request, who: Writer,
         body: Annotated[OrdersBody, examples.body("orders")],
@@ -357,8 +360,8 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
                                                      len(records), statuses=checks),
                             idempotency_key, wait)
 
-    @app.patch("/v1/orders/{store_code}/{order_number}", status_code=202, tags=["orders"],
-               responses=accepted | responses(404, 409))
+    @writes.patch("/v1/orders/{store_code}/{order_number}", status_code=202, tags=["orders"],
+                  responses=accepted | responses(404, 409))
     async def patch_order(
         request: Request, who: Writer,
         store_code: Annotated[str, Path(max_length=30)],
@@ -376,8 +379,8 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
         return await accept(request, who, log.Append(who.key.id, "order_status", payload, 1,
                                                      statuses=[check]), idempotency_key, wait)
 
-    @app.post("/v1/customers", status_code=202, tags=["customers"],
-              responses=accepted | responses(409))
+    @writes.post("/v1/customers", status_code=202, tags=["customers"],
+                 responses=accepted | responses(409))
     async def post_customers(
         request: Request, who: Writer,
         body: Annotated[CustomersBody, examples.body("customers")],
@@ -398,8 +401,8 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
         return await accept(request, who, log.Append(who.key.id, "customers", payload,
                                                      len(records)), idempotency_key, wait)
 
-    @app.post("/v1/events", status_code=202, tags=["events"],
-              responses=accepted | responses(409))
+    @writes.post("/v1/events", status_code=202, tags=["events"],
+                 responses=accepted | responses(409))
     async def post_events(
         request: Request, who: Writer,
         body: Annotated[EventsBody, examples.body("events")],
@@ -413,8 +416,8 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
         return await accept(request, who, log.Append(who.key.id, "events", payload,
                                                      len(records)), idempotency_key, wait)
 
-    @app.post("/v1/identify", status_code=202, tags=["events"],
-              responses=accepted | responses(409))
+    @writes.post("/v1/identify", status_code=202, tags=["events"],
+                 responses=accepted | responses(409))
     async def post_identify(
         request: Request, who: Writer,
         body: Annotated[Identify, examples.body("identify")],
@@ -424,6 +427,8 @@ def create_app(tenants: dict[str, Tenant]) -> FastAPI:
         return await accept(request, who, log.Append(who.key.id, "identify",
                                                      body.model_dump_json(), 1),
                             idempotency_key, wait)
+
+    app.include_router(writes)
 
     @app.get("/v1/ingest/{ingest_id}", tags=["ingest"], response_model=Accepted,
              responses=responses(404))
