@@ -59,11 +59,15 @@ def test_forgetting_goes_in_chunks_and_stops_at_the_first_recent_call(
             timedelta(hours=3), timedelta(hours=2), timedelta(minutes=1)]
     for number, age in enumerate(ages):
         _log(con, NOW - age, f"k{number}")
+    for ingest_id, age in enumerate(ages[:6], start=1):
+        _outcome(ops, ingest_id, NOW - age)
 
     log.forget_old(con, ops, 6, timedelta(hours=1), timedelta(days=7), clock=lambda: NOW)
 
     assert con.execute("SELECT id, idempotency_key FROM ingest_log ORDER BY id").fetchall() == [
         (4, None), (5, None), (6, None), (7, "k6")]
+    assert ops.execute("SELECT ingest_id FROM api_outcomes ORDER BY 1").fetchall() == [
+        (4,), (5,), (6,)]
 
 
 def test_calls_applied_without_an_outcome_are_the_ones_after_the_last_recorded(

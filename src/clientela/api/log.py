@@ -329,7 +329,8 @@ group commits, which need the log's write lock to acknowledge calls, never wait 
 def forget_old(con: sqlite3.Connection, ops: sqlite3.Connection, through: int,
                idempotency: timedelta, retention: timedelta,
                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-    """Idempotency keys past their time are cleared; applied calls past retention deleted.
+    """Idempotency keys past their time are cleared; applied calls past retention deleted,
+    with their outcomes.
 
     Ids follow arrival, so the calls older than a moment are those before one id: the work
     reads only the rows it changes (the keyed ones through their index), not the whole log."""
@@ -341,8 +342,8 @@ def forget_old(con: sqlite3.Connection, ops: sqlite3.Connection, through: int,
     calls_before = min(through + 1, _first_received_since(con, (now - retention).isoformat()))
     _in_chunks(con, "DELETE FROM ingest_log WHERE id IN (SELECT id FROM ingest_log WHERE id < ? "
                     "ORDER BY id LIMIT ?)", calls_before)
-    ops.execute("DELETE FROM api_outcomes WHERE applied_at < ?",
-                ((now - retention).isoformat(),))
+    # An outcome goes with its call: read through the call only, it is of no use after it.
+    ops.execute("DELETE FROM api_outcomes WHERE ingest_id < ?", (calls_before,))
 
 
 def _in_chunks(con: sqlite3.Connection, statement: str, before: int) -> None:
