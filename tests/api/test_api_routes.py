@@ -96,6 +96,9 @@ def test_a_body_must_be_json(client: Client) -> None:
                        headers={"Content-Type": "application/x-www-form-urlencoded"})
     broken = client.post("/items/top", content=b"{", headers={"Content-Type": "application/json"})
     assert sent.json()["errors"] == [[["body"], "content_type"]]
+    typed = client.post("/items/top", content=b'{"name": "cup", "price": 3}',
+                        headers={"Content-Type": "Application/Vnd.Shop+JSON; charset=utf-8"})
+    assert typed.status_code == 202
     assert broken.json()["errors"] == [[["body"], "json_invalid"]]
 
 

@@ -13,7 +13,6 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from email.message import Message
 from typing import Any
 
 from fastapi import Request, Response, params
@@ -61,13 +60,10 @@ def _parameter(parameter: inspect.Parameter, annotation: Any) -> _Parameter:
 
 
 def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    message = Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json"))
+    """`application/json` or `application/...+json`, with any parameters (FastAPI's rule)."""
+    media = (content_type or "").partition(";")[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 class DirectRoute(APIRoute):
