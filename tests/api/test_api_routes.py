@@ -40,10 +40,11 @@ def _app(route_class: type[APIRoute]) -> FastAPI:
         request: Request, who: Annotated[str, Depends(caller)],
         shelf: Annotated[str, Path(max_length=5)],
         item: Annotated[Item, Body()],
+        lot: Annotated[int, Query(ge=1)],
         tag: Annotated[str | None, Header(alias="X-Tag", max_length=3)] = None,
         wait: Annotated[bool, Query()] = False,
     ) -> JSONResponse:
-        return JSONResponse({"who": who, "shelf": shelf, "item": item.model_dump(),
+        return JSONResponse({"who": who, "shelf": shelf, "item": item.model_dump(), "lot": lot,
                              "tag": tag, "wait": wait, "method": request.method},
                             status_code=202)
 
@@ -71,12 +72,12 @@ def client() -> Client:
 
 
 def test_every_parameter_is_filled(client: Client) -> None:
-    answer = client.post("/items/top?wait=yes", json={"name": "cup", "price": 3},
+    answer = client.post("/items/top?wait=yes&lot=7", json={"name": "cup", "price": 3},
                          headers={"Authorization": "k1", "X-Tag": "red"})
     assert answer.status_code == 202
     assert answer.json() == {"who": "k1", "shelf": "top", "item": {"name": "cup", "price": 3},
-                             "tag": "red", "wait": True, "method": "POST"}
-    defaults = client.post("/items/top", json={"name": "cup", "price": 3}).json()
+                             "lot": 7, "tag": "red", "wait": True, "method": "POST"}
+    defaults = client.post("/items/top?lot=1", json={"name": "cup", "price": 3}).json()
     assert (defaults["who"], defaults["tag"], defaults["wait"]) == ("nobody", None, False)
 
 
@@ -88,15 +89,17 @@ def test_every_bad_parameter_is_reported_with_its_location(client: Client) -> No
         [["path", "shelf"], "string_too_long"],
         [["body", "price"], "greater_than_equal"],
         [["header", "X-Tag"], "string_too_long"],
-        [["query", "wait"], "bool_parsing"]])
+        [["query", "wait"], "bool_parsing"],
+        [["query", "lot"], "missing"]])
 
 
 def test_a_body_must_be_json(client: Client) -> None:
-    sent = client.post("/items/top", content=b"name=cup",
+    sent = client.post("/items/top?lot=1", content=b"name=cup",
                        headers={"Content-Type": "application/x-www-form-urlencoded"})
-    broken = client.post("/items/top", content=b"{", headers={"Content-Type": "application/json"})
+    broken = client.post("/items/top?lot=1", content=b"{",
+                         headers={"Content-Type": "application/json"})
     assert sent.json()["errors"] == [[["body"], "content_type"]]
-    typed = client.post("/items/top", content=b'{"name": "cup", "price": 3}',
+    typed = client.post("/items/top?lot=1", content=b'{"name": "cup", "price": 3}',
                         headers={"Content-Type": "Application/Vnd.Shop+JSON; charset=utf-8"})
     assert typed.status_code == 202
     assert broken.json()["errors"] == [[["body"], "json_invalid"]]
