@@ -73,6 +73,7 @@ bench: install bench-deps
 	$(BIN)/python bench/identity_bench.py
 	$(BIN)/python bench/indicators_bench.py
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/api_cpu.py
 
 clean:
 	rm -rf $(VENV) .cache demo-data bench/data .pytest_cache .mypy_cache .ruff_cache
