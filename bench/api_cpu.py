@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message
 from api_bench import _order
 from clientela.api.app import create_app
 from clientela.api.keys import Scope, create_key
-from clientela.api.server import tenants_of
+from clientela.api.server import freeze_heap, tenants_of
 from clientela.config import create_instance
 from clientela.stores import operational
 
@@ -105,8 +105,10 @@ def main() -> None:
         key = create_key(ops, "cpu", Scope.WRITE, "cpu")[1]
         ops.close()
         tenants = tenants_of([instance])
+        app = create_app(tenants)
+        freeze_heap()  # as `clientela serve` does once the app is built
         try:
-            result = _measure(create_app(tenants), key, args.singles, args.batches)
+            result = _measure(app, key, args.singles, args.batches)
         finally:
             for tenant in tenants.values():
                 tenant.appender.close()
