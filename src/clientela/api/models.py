@@ -90,6 +90,11 @@ def _annotation(field: Field) -> Any:
             raise AssertionError(field.type)
 
 
+DECIMAL_FIELDS = {api_name(f): f for schema in (ORDERS, ORDER_LINES, CUSTOMERS)
+                  for f in schema.fields if f.type is FieldType.DECIMAL}
+"""By API name, to explain a decimal that does not match its pattern as the files' import does."""
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -132,11 +137,6 @@ class _LineExtras(Strict):
     @classmethod
     def _attributes(cls, value: dict[str, str]) -> dict[str, str]:
         return _check_attribute_names(ORDER_LINES, value)
-
-
-DECIMAL_FIELDS = {api_name(f): f for schema in (ORDERS, ORDER_LINES, CUSTOMERS)
-                  for f in schema.fields if f.type is FieldType.DECIMAL}
-"""By API name, to explain a decimal that does not match its pattern as the files' import does."""
 
 
 OrderLine = create_model("OrderLine", __base__=_LineExtras,
