@@ -53,6 +53,13 @@ def _order(number: str, user: str) -> dict[str, Any]:
                        "price": "9990", "categories": ["Bench"]}]}
 
 
+def batch_body(numbers: str, users: str) -> bytes:
+    """A POST body of 1,000 orders, encoded: order numbers and user ids start with the
+    prefixes given."""
+    return json.dumps({"orders": [_order(f"{numbers}{i}", f"{users}{i % 5000}")
+                                  for i in range(1000)]}, separators=(",", ":")).encode()
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else 0.0
@@ -118,9 +125,7 @@ async def _batch_posts(client: httpx.AsyncClient, batches: int) -> tuple[int, fl
     """`batches` POSTs of 1,000 orders, BATCHES_IN_FLIGHT at a time. The bodies are encoded
     before the clock starts, as wrk formats its requests: building and encoding them in the
     timed loop took a third of a core from the server."""
-    bodies = [json.dumps({"orders": [_order(f"b{b}-{i}", f"batch-{i % 5000}")
-                                     for i in range(1000)]}, separators=(",", ":")).encode()
-              for b in range(batches)]
+    bodies = [batch_body(f"b{b}-", "batch-") for b in range(batches)]
     slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
 
     async def one(body: bytes) -> int:

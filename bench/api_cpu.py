@@ -18,17 +18,19 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import uvloop
 from starlette.types import ASGIApp, Message
 
-from api_bench import _order
+from api_bench import BATCHES_IN_FLIGHT, _order, batch_body
 from clientela.api.app import create_app
 from clientela.api.keys import Scope, create_key
-from clientela.api.server import freeze_heap, tenants_of
+from clientela.api.server import tenants_of, tune_garbage_collector
 from clientela.config import create_instance
 from clientela.stores import operational
+
+SINGLES_IN_FLIGHT = 32
+"""As api_bench's wrk connections (`--clients`)."""
 
 
 async def _post(app: ASGIApp, key: str, body: bytes) -> None:
@@ -71,20 +73,17 @@ async def _drive(app: ASGIApp, key: str, bodies: list[bytes], in_flight: int
     return time.process_time() - process, time.thread_time() - thread
 
 
-def _bodies(count: int, orders: int, tag: str) -> list[bytes]:
-    def encoded(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":")).encode()
-    if orders == 1:
-        return [encoded(_order(f"{tag}{i}", f"cpu-{i % 5000}")) for i in range(count)]
-    return [encoded({"orders": [_order(f"{tag}{b}-{i}", f"cpu-{i % 5000}")
-                                for i in range(orders)]}) for b in range(count)]
+def _singles(count: int, tag: str) -> list[bytes]:
+    return [json.dumps(_order(f"{tag}{i}", f"cpu-{i % 5000}"), separators=(",", ":")).encode()
+            for i in range(count)]
 
 
 def _measure(app: ASGIApp, key: str, singles: int, batches: int) -> dict[str, float]:
     async def run() -> dict[str, float]:
-        await _drive(app, key, _bodies(200, 1, "warm"), 32)
-        single = await _drive(app, key, _bodies(singles, 1, "s"), 32)
-        batch = await _drive(app, key, _bodies(batches, 1000, "b"), 4)
+        await _drive(app, key, _singles(200, "warm"), SINGLES_IN_FLIGHT)
+        single = await _drive(app, key, _singles(singles, "s"), SINGLES_IN_FLIGHT)
+        batch = await _drive(app, key, [batch_body(f"b{b}-", "cpu-") for b in range(batches)],
+                             BATCHES_IN_FLIGHT)
         return {"single_post_cpu_us": round(single[0] / singles * 1e6),
                 "single_post_loop_cpu_us": round(single[1] / singles * 1e6),
                 "batch_post_cpu_ms": round(batch[0] / batches * 1e3, 1),
@@ -106,7 +105,7 @@ def main() -> None:
         ops.close()
         tenants = tenants_of([instance])
         app = create_app(tenants)
-        freeze_heap()  # as `clientela serve` does once the app is built
+        tune_garbage_collector()  # as `clientela serve` does once the app is built
         try:
             result = _measure(app, key, args.singles, args.batches)
         finally:
