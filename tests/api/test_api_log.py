@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -82,3 +83,49 @@ def test_calls_applied_without_an_outcome_are_the_ones_after_the_last_recorded(
     assert log.lookup(con, ops, 2) == log.Logged(2, "applied", 1, True, {})
     assert log.lookup(con, ops, 3) == log.Logged(3, "pending", 1, True, None)
     assert log.lookup(con, ops, 9) is None
+
+
+def _status_change(appender: log.Appender, status: str) -> log.Logged:
+    change = log.StatusCheck("WEB", "A1", status, change=True)
+    return asyncio.run(appender.append(log.Append(1, "order_status", "{}", 1,
+                                                  statuses=[change])))
+
+
+def test_an_order_status_is_kept_until_its_call_is_applied_then_read_from_the_serving_copy(
+        instance: Instance, stores: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    con, ops = stores
+    ops.execute("INSERT INTO serving_orders VALUES (8, 'WEB', 'A1', '', 'u1', "
+                "'2026-12-01T10:00:00Z', '2026-12-01', 'placed')")
+    appender = log.Appender(instance)
+    try:
+        sent = _status_change(appender, "sent")
+        assert con.execute("SELECT * FROM api_order_status").fetchall() == [
+            ("WEB", "A1", "sent", sent.ingest_id)]
+
+        log.forget_old(con, ops, sent.ingest_id - 1, timedelta(hours=1), timedelta(days=7))
+        assert con.execute("SELECT count(*) FROM api_order_status").fetchone() == (1,)
+
+        # The worker applies the call; later the daily files cancel the order.
+        ops.execute("UPDATE serving_orders SET status = 'cancelled'")
+        log.forget_old(con, ops, sent.ingest_id, timedelta(hours=1), timedelta(days=7))
+        assert con.execute("SELECT count(*) FROM api_order_status").fetchone() == (0,)
+
+        # From 'sent' the order could be delivered; from 'cancelled' it cannot.
+        with pytest.raises(log.TransitionError, match="is 'cancelled'"):
+            _status_change(appender, "delivered")
+    finally:
+        appender.close()
+
+
+def test_statuses_are_deleted_in_chunks(
+        stores: tuple[sqlite3.Connection, sqlite3.Connection],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    con, ops = stores
+    monkeypatch.setattr(log, "FORGET_CHUNK", 2)
+    con.executemany("INSERT INTO api_order_status VALUES ('WEB', ?, 'placed', ?)",
+                    [(f"A{ingest_id}", ingest_id) for ingest_id in range(1, 8)])
+
+    log.forget_old(con, ops, 5, timedelta(hours=1), timedelta(days=7), clock=lambda: NOW)
+
+    assert con.execute("SELECT order_number, ingest_id FROM api_order_status "
+                       "ORDER BY ingest_id").fetchall() == [("A6", 6), ("A7", 7)]

@@ -30,7 +30,7 @@ ANALYTICS = [(1, "initial"), (2, "identity"), (3, "indicators"), (4, "events"),
              (5, "order_keys")]
 OPERATIONAL = [(1, "initial"), (2, "serving"), (3, "api"), (4, "daily"), (5, "import_days"),
                (6, "ingest_log_moved"), (7, "serving_orders_by_key")]
-INGEST = [(1, "log")]
+INGEST = [(1, "log"), (2, "order_status_call")]
 LATEST = len(ANALYTICS)
 
 
@@ -350,8 +350,9 @@ def test_the_ingest_log_of_an_older_store_moves_to_its_own_file(
     con = ingest.connect(instance)
     try:
         assert _log_rows(con) == [(1, "orders", 1), (2, "orders", 1)]
+        # Counted as set by the last call kept: deleted once every call moved is applied.
         assert con.execute("SELECT * FROM api_order_status").fetchall() == [
-            ("WEB", "A1", "fulfilled")]
+            ("WEB", "A1", "fulfilled", 2)]
         new_id = con.execute("INSERT INTO ingest_log (received_at, key_id, kind, records, "
                              "payload) VALUES ('2026-12-06', 1, 'orders', 1, '{}')").lastrowid
         assert new_id == 4  # never 3 again: the analytics store counts applied calls by id
@@ -367,6 +368,25 @@ def test_the_ingest_log_of_an_older_store_moves_to_its_own_file(
                            "name LIKE '%order_status%'").fetchall() == []
     finally:
         ops.close()
+
+
+def test_an_ingest_log_of_version_1_keeps_its_statuses_until_every_call_logged_is_applied(
+        instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(operational, "migrations_for", lambda store: migrations_for(store)[:1])
+    con = operational.open_sqlite(instance.ingest_log_path, ingest.STORE)
+    con.executemany("INSERT INTO ingest_log (received_at, key_id, kind, records, payload) "
+                    "VALUES ('2026-12-01', 1, 'order_status', 1, '{}')", [()] * 3)
+    con.execute("INSERT INTO api_order_status VALUES ('WEB', 'A1', 'sent')")
+    con.close()
+    monkeypatch.undo()
+
+    con = ingest.connect(instance)
+    try:
+        assert con.execute("PRAGMA user_version").fetchall() == [(len(INGEST),)]
+        assert con.execute("SELECT * FROM api_order_status").fetchall() == [
+            ("WEB", "A1", "sent", 3)]
+    finally:
+        con.close()
 
 
 def test_a_move_cut_before_the_old_tables_were_dropped_copies_nothing_twice(

@@ -118,8 +118,9 @@ def _append_one(con: sqlite3.Connection, serving: sqlite3.Connection, item: Appe
         (now, item.key_id, item.kind, item.records, item.payload, item.idempotency_key,
          item.request_hash)).lastrowid
     assert ingest_id is not None
-    con.executemany("INSERT OR REPLACE INTO api_order_status VALUES (?, ?, ?)",
-                    [(c.store_code, c.order_number, c.status) for c in item.statuses])
+    con.executemany("INSERT OR REPLACE INTO api_order_status VALUES (?, ?, ?, ?)",
+                    [(c.store_code, c.order_number, c.status, ingest_id)
+                     for c in item.statuses])
     return Logged(ingest_id, "pending", item.records, False, None)
 
 
@@ -330,7 +331,7 @@ def forget_old(con: sqlite3.Connection, ops: sqlite3.Connection, through: int,
                idempotency: timedelta, retention: timedelta,
                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
     """Idempotency keys past their time are cleared; applied calls past retention deleted,
-    with their outcomes.
+    with their outcomes; the order statuses of applied calls deleted.
 
     Ids follow arrival, so the calls older than a moment are those before one id: the work
     reads only the rows it changes (the keyed ones through their index), not the whole log."""
@@ -344,6 +345,12 @@ def forget_old(con: sqlite3.Connection, ops: sqlite3.Connection, through: int,
                     "ORDER BY id LIMIT ?)", calls_before)
     # An outcome goes with its call: read through the call only, it is of no use after it.
     ops.execute("DELETE FROM api_outcomes WHERE ingest_id < ?", (calls_before,))
+    # Once its call is applied, the serving copy holds an order's status (and any later change
+    # the daily files made to it). Only the calls not yet applied keep rows: the table is small,
+    # and a scan of it is cheaper than an index every acknowledgement would write to.
+    _in_chunks(con, "DELETE FROM api_order_status WHERE (store_code, order_number) IN (SELECT "
+                    "store_code, order_number FROM api_order_status WHERE ingest_id < ? "
+                    "LIMIT ?)", through + 1)
 
 
 def _in_chunks(con: sqlite3.Connection, statement: str, before: int) -> None:

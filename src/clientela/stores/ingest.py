@@ -48,8 +48,10 @@ def _adopt_moved_log(con: sqlite3.Connection, instance: Instance) -> None:
                 con.execute("INSERT OR IGNORE INTO ingest_log SELECT id, received_at, key_id, "
                             "kind, records, payload, idempotency_key, request_hash "
                             "FROM ops.moved_ingest_log")
-                con.execute("INSERT OR IGNORE INTO api_order_status "
-                            "SELECT * FROM ops.moved_api_order_status")
+                # As ingest migration 2 counts the statuses it finds: set by the last call.
+                con.execute("INSERT OR IGNORE INTO api_order_status SELECT store_code, "
+                            "order_number, status, (SELECT coalesce(max(id), 0) FROM "
+                            "ops.moved_ingest_log) FROM ops.moved_api_order_status")
                 (handed_out,) = con.execute(
                     "SELECT coalesce(max(seq), 0) FROM ops.sqlite_sequence "
                     "WHERE name = 'moved_ingest_log'").fetchone()
