@@ -9,7 +9,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from tests.api.conftest import order
 
-from clientela.api.models import OrdersBody
+from clientela.api.models import Customer, OrderLine, OrdersBody
 from clientela.api.problems import field_errors
 
 BODY: TypeAdapter[Any] = TypeAdapter(OrdersBody)
@@ -57,3 +57,10 @@ def test_defaults_are_not_shared_between_records() -> None:
     first.attributes["channel"] = "web"
     first.lines[0].attributes["gift"] = "yes"
     assert second.attributes == {} and second.lines[0].attributes == {}
+
+
+def test_the_schema_documents_the_empty_defaults() -> None:
+    schema = Customer.model_json_schema()["properties"]
+    assert (schema["tags"]["default"], schema["consents"]["default"],
+            schema["attributes"]["default"]) == ([], [], {})
+    assert OrderLine.model_json_schema()["properties"]["categories"]["default"] == []
