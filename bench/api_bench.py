@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,85 @@ def _single_posts(url: str, key: str, seconds: float, connections: int) -> dict[
             "single_post_p50_ms": latency["50"], "single_post_p99_ms": latency["99"]}
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection of the fixed-rate generator: it writes the requests it is
+    given and reads the answers back, each matched to the moment its request was due."""
+
+    def __init__(self, answered: list[tuple[float, int]]) -> None:
+        self.answered = answered
+        self.due: deque[float] = deque()
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def send(self, request: bytes, due: float) -> None:
+        assert self.transport is not None
+        self.due.append(due)
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = bytes(self.buffer[:end]).lower()
+            length = re.search(rb"content-length: *(\d+)", head)
+            size = end + 4 + (int(length.group(1)) if length else 0)
+            if len(self.buffer) < size:
+                return
+            del self.buffer[:size]
+            self.answered.append((time.perf_counter() - self.due.popleft(), int(head[9:12])))
+
+
+async def _fixed_rate_posts(port: int, key: str, rate: float, seconds: float
+                            ) -> dict[str, float]:
+    """Single-order POSTs sent at `rate` a second whether or not earlier ones are answered
+    (an open loop, as wrk2 does): each latency runs from the moment its request was due, so a
+    server that falls behind shows it in the tail instead of slowing the generator down. The
+    requests are encoded before the clock starts; the generator's own CPU is reported (in cores)."""
+    count = int(rate * seconds)
+    nonce = time.time_ns()
+    requests = []
+    for i in range(count):
+        body = json.dumps(_order(f"r{nonce}-{i}", f"api-{i % 5000}"), separators=(",", ":"))
+        requests.append((f"POST /v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+    loop = asyncio.get_running_loop()
+    answered: list[tuple[float, int]] = []
+    connections = [(await loop.create_connection(lambda: _Connection(answered), "127.0.0.1",
+                                                 port))[1] for _ in range(FIXED_RATE_CONNECTIONS)]
+    started, generator_cpu = time.perf_counter(), time.process_time()
+    for i, request in enumerate(requests):
+        due = started + i / rate
+        if due - time.perf_counter() > 0.001:
+            await asyncio.sleep(due - time.perf_counter())
+        # The least busy connection: past ~one in flight each, requests queue on it
+        # (pipelined), and the wait counts in their latency.
+        min(connections, key=lambda c: len(c.due)).send(request, due)
+    while len(answered) < count and time.perf_counter() < started + seconds + 60:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    generator_cpu = time.process_time() - generator_cpu
+    for connection in connections:
+        assert connection.transport is not None
+        connection.transport.close()
+    refused = sum(1 for _, status in answered if status != 202)
+    if refused or len(answered) < count:
+        raise SystemExit(f"fixed rate: {refused} refused, {count - len(answered)} unanswered")
+    latencies = [latency for latency, _ in answered]
+    return {"fixed_rate_per_second": round(count / elapsed, 1),
+            "fixed_rate_p50_ms": round(_percentile(latencies, 0.50), 2),
+            "fixed_rate_p99_ms": round(_percentile(latencies, 0.99), 2),
+            "fixed_rate_max_ms": round(max(latencies) * 1000, 2),
+            "fixed_rate_generator_cores": round(generator_cpu / elapsed, 3)}
+
+
+FIXED_RATE_CONNECTIONS = 64
+"""Keep-alive connections the fixed-rate generator spreads its requests over."""
+
+
 def _last_logged(instance: Instance) -> int:
     con = sqlite3.connect(instance.ingest_log_path)
     try:
@@ -177,17 +257,19 @@ async def _post_to_indicators(client: httpx.AsyncClient, count: int, *,
     return latencies
 
 
-async def _measure(url: str, key: str, instance: Instance, emails: list[str],
-                   seconds: float, clients: int, batches: int, samples: int
-                   ) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=clients + 4)
+async def _measure(port: int, key: str, instance: Instance, emails: list[str],
+                   args: argparse.Namespace) -> dict[str, Any]:
+    url, seconds, samples = f"http://127.0.0.1:{port}", args.seconds, args.samples
+    limits = httpx.Limits(max_connections=args.clients + 4)
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"},
                                  timeout=120, limits=limits) as client:
-        singles = await asyncio.to_thread(_single_posts, url, key, seconds, clients)
+        singles = await asyncio.to_thread(_single_posts, url, key, seconds, args.clients)
         drain_started = time.perf_counter()
         await _wait_applied(client, _last_logged(instance))
         singles_drained = time.perf_counter() - drain_started
-        orders, batch_seconds, last = await _batch_posts(client, batches)
+        fixed_rate = await _fixed_rate_posts(port, key, args.rate, seconds)
+        await _wait_applied(client, _last_logged(instance))
+        orders, batch_seconds, last = await _batch_posts(client, args.batches)
         drain_started = time.perf_counter()
         await _wait_applied(client, last)
         drained = time.perf_counter() - drain_started
@@ -196,6 +278,7 @@ async def _measure(url: str, key: str, instance: Instance, emails: list[str],
         polled = await _post_to_indicators(client, max(5, samples // 20), wait=False)
     return singles | {
         "single_posts_applied_after_s": round(singles_drained, 2),
+        **fixed_rate,
         "batch_orders_per_second": round(orders / batch_seconds, 1),
         "batch_orders_applied_after_s": round(drained, 2),
         "profile_get_p50_ms": round(_percentile(gets, 0.50), 2),
@@ -236,8 +319,7 @@ def _bench(args: argparse.Namespace, home: Path) -> dict[str, Any]:
             except httpx.TransportError:
                 time.sleep(0.5)
         emails = _emails(instance.operational_path) or _seed_emails(url, key)
-        result = asyncio.run(_measure(url, key, instance, emails, args.seconds, args.clients,
-                                      args.batches, args.samples))
+        result = asyncio.run(_measure(port, key, instance, emails, args))
     finally:
         server.terminate()
         server.wait(timeout=600)
@@ -252,13 +334,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=2000.0,
+                        help="single POSTs a second of the fixed-rate phase (the target's)")
     parser.add_argument("--api-workers", type=int, default=1,
                         help="`clientela serve --api-workers`: 1 serves in the worker's process")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, tiny instance")
     args = parser.parse_args()
     if args.smoke:
         args.customers, args.days, args.seconds = 0, 0, 2.0
-        args.clients, args.batches, args.samples = 4, 2, 50
+        args.clients, args.batches, args.samples, args.rate = 4, 2, 50, 200.0
     home = Path(tempfile.mkdtemp(prefix="clientela-api-bench-"))
     try:
         result = _bench(args, home)
