@@ -129,3 +129,31 @@ def test_statuses_are_deleted_in_chunks(
 
     assert con.execute("SELECT order_number, ingest_id FROM api_order_status "
                        "ORDER BY ingest_id").fetchall() == [("A6", 6), ("A7", 7)]
+
+
+def test_the_log_writer_takes_the_lock_as_soon_as_another_writer_lets_go(
+        instance: Instance, stores: tuple[sqlite3.Connection, sqlite3.Connection],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    other, _ = stores
+    other.execute("BEGIN IMMEDIATE")  # another API process's group commit
+    con = ingest.connect(instance)
+    con.execute("PRAGMA busy_timeout = 0")
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            other.execute("COMMIT")
+
+    monkeypatch.setattr(log.time, "sleep", wait)
+    try:
+        log._begin(con)
+        assert con.in_transaction and waits == [log.LOCK_RETRY_SECONDS] * 3
+        con.execute("ROLLBACK")
+
+        other.execute("BEGIN IMMEDIATE")
+        monkeypatch.setattr(log, "LOCK_WAIT_SECONDS", -1.0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            log._begin(con)
+    finally:
+        con.close()

@@ -13,6 +13,7 @@ import json
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -216,6 +217,8 @@ class Appender:
 
     def _run(self) -> None:
         con = ingest.connect(self.instance)
+        # The write lock is waited for by `_begin`, not by SQLite's busy handler.
+        con.execute("PRAGMA busy_timeout = 0")
         serving = operational.connect(self.instance)
         try:
             while True:
@@ -242,7 +245,7 @@ class Appender:
         results: list[Logged | Exception] = []
         now = datetime.now(UTC).isoformat()
         try:
-            con.execute("BEGIN IMMEDIATE")
+            _begin(con)
             for item, _, _ in waiting:
                 con.execute("SAVEPOINT call")
                 try:
@@ -265,6 +268,27 @@ class Appender:
         if self.on_commit is not None:
             self.on_commit()
         _settle(waiting, results)
+
+
+LOCK_RETRY_SECONDS = 0.0002
+LOCK_WAIT_SECONDS = 30.0
+
+
+def _begin(con: sqlite3.Connection) -> None:
+    """Take the log's write lock, trying again every 0.2 ms while another writer holds it (the
+    group commit of another API process, the worker's housekeeping). SQLite's own busy
+    handler sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries, so that two API processes
+    committing in turn each waited milliseconds for a lock held for a fraction of one."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(LOCK_RETRY_SECONDS)
 
 
 def _settle(waiting: list[Waiting], results: list[Logged | Exception]) -> None:
