@@ -124,6 +124,11 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.due:
+            raise SystemExit(f"fixed rate: the server closed a connection with {len(self.due)} "
+                             "requests unanswered")
+
     def send(self, request: bytes, due: float) -> None:
         assert self.transport is not None
         self.due.append(due)
@@ -164,9 +169,13 @@ async def _fixed_rate_posts(port: int, key: str, rate: float, seconds: float
         due = started + i / rate
         if due - time.perf_counter() > 0.001:
             await asyncio.sleep(due - time.perf_counter())
-        # The least busy connection: past ~one in flight each, requests queue on it
-        # (pipelined), and the wait counts in their latency.
-        min(connections, key=lambda c: len(c.due)).send(request, due)
+        # In turn, so that none stays idle long enough for the server to close it; a busy
+        # one is passed over for the least busy, on which the request queues (pipelined) and
+        # the wait counts in its latency.
+        turn = connections[i % len(connections)]
+        if turn.due:
+            turn = min(connections, key=lambda c: len(c.due))
+        turn.send(request, due)
     while len(answered) < count and time.perf_counter() < started + seconds + 60:
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
