@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 import time
 from pathlib import Path
 
@@ -50,19 +48,4 @@ def test_the_worker_checkpoints_the_store_once_it_runs_out_of_calls(
         assert not (wal.exists() and wal.stat().st_size), wal.stat().st_size
     finally:
         appender.close()
-        running.stop()
-
-
-def test_a_worker_beside_api_processes_runs_at_a_lower_priority(tmp_path: Path) -> None:
-    instance = create_instance("shop", timezone="America/Santiago", currency="CLP",
-                               home=tmp_path)
-    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    running = worker.Worker(instance, nice=3)
-    running.start()
-    try:
-        running.ready.wait()
-        assert running.failure is None and running.thread.native_id is not None
-        assert os.getpriority(os.PRIO_PROCESS, running.thread.native_id) == min(own + 3, 19)
-        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
-    finally:
         running.stop()

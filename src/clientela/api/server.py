@@ -39,10 +39,6 @@ INSTANCES_ENV = "CLIENTELA_SERVE_INSTANCES"
 
 GRACE_SECONDS = 30
 """How long requests in flight may take to finish after SIGTERM."""
-WORKER_NICE = 10
-"""With `--api-workers N`, the workers' threads (and their stores' threads) yield the cores to
-the API processes: an acknowledgement waits on a core, the application of the log can catch
-up a moment later (docs/api.md, "Scaling out")."""
 
 logger = logging.getLogger("clientela.api")
 
@@ -125,8 +121,7 @@ class Server:
         logger.info("signal %d: applying every acknowledged call before stopping", sig)
 
     def _run(self) -> None:
-        nice = WORKER_NICE if self.api_workers > 1 else 0
-        self.workers = {i.name: Worker(i, nice) for i in self.instances}
+        self.workers = {i.name: Worker(i) for i in self.instances}
         try:
             for worker in self.workers.values():
                 worker.start()

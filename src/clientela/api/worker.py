@@ -15,7 +15,6 @@ and the serving copy is brought up to date after it.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -48,20 +47,9 @@ this many records since the last checkpoint, or any after this long (a checkpoin
 calls' changes takes ~60 ms at 1M profiles)."""
 
 
-def _lower_priority(nice: int) -> None:
-    """The calling thread's nice value raised by `nice` (Linux schedules threads one by one)."""
-    try:
-        thread = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
-    except OSError as error:
-        logger.warning("could not lower the worker's priority: %s", error)
-
-
 class Worker:
-    def __init__(self, instance: Instance, nice: int = 0) -> None:
+    def __init__(self, instance: Instance) -> None:
         self.instance = instance
-        self.nice = nice
-        """Added to the scheduling priority of the worker's thread and of the store's threads."""
         self.settings = instance.settings.api
         self.rules = IdentityRules.of(instance.settings)
         self.jobs: queue.Queue[tuple[Job, Future[Any]]] = queue.Queue()
@@ -90,9 +78,6 @@ class Worker:
         return done
 
     def _run(self) -> None:
-        if self.nice:
-            # Before the store opens: DuckDB's threads, started then, take this thread's value.
-            _lower_priority(self.nice)
         try:
             con = analytics.connect(self.instance)
         except BaseException as error:
