@@ -3,6 +3,9 @@
 Measures, against a real server on loopback:
 - single-order POSTs per second sustained by concurrent connections (wrk: `make bench` installs
   it), with p50 / p99 latency, and how long the worker then takes to apply them all;
+- single-order POSTs at a fixed rate (`--rate`, the target's 2,000 a second), sent open loop
+  whether or not earlier ones are answered, each timed from the moment it was due: p50 / p99
+  / max, and the generator's own CPU;
 - batch POSTs (1,000 orders each, encoded beforehand, 4 in flight): orders acknowledged per
   second, and how long the worker takes to apply them;
 - profile GET by email: p50 / p99;
