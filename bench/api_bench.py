@@ -57,6 +57,13 @@ def _order(number: str, user: str) -> dict[str, Any]:
                        "price": "9990", "categories": ["Bench"]}]}
 
 
+def single_bodies(count: int, numbers: str, users: str) -> list[bytes]:
+    """`count` single-order POST bodies, encoded: order numbers and user ids start with the
+    prefixes given, as batch_body's."""
+    return [json.dumps(_order(f"{numbers}{i}", f"{users}{i % 5000}"),
+                       separators=(",", ":")).encode() for i in range(count)]
+
+
 def batch_body(numbers: str, users: str) -> bytes:
     """A POST body of 1,000 orders, encoded: order numbers and user ids start with the
     prefixes given."""
@@ -156,13 +163,10 @@ async def _fixed_rate_posts(port: int, key: str, rate: float, seconds: float
     server that falls behind shows it in the tail instead of slowing the generator down. The
     requests are encoded before the clock starts; the generator's own CPU is reported (in cores)."""
     count = int(rate * seconds)
-    nonce = time.time_ns()
-    requests = []
-    for i in range(count):
-        body = json.dumps(_order(f"r{nonce}-{i}", f"api-{i % 5000}"), separators=(",", ":"))
-        requests.append((f"POST /v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+    requests = [(f"POST /v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}"
+                 f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                 ).encode() + body
+                for body in single_bodies(count, f"r{time.time_ns()}-", "api-")]
     loop = asyncio.get_running_loop()
     answered: list[tuple[float, int]] = []
     connections = [(await loop.create_connection(lambda: _Connection(answered), "127.0.0.1",

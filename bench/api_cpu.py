@@ -22,7 +22,7 @@ from pathlib import Path
 import uvloop
 from starlette.types import ASGIApp, Message
 
-from api_bench import BATCHES_IN_FLIGHT, _order, batch_body
+from api_bench import BATCHES_IN_FLIGHT, batch_body, single_bodies
 from clientela.api.app import create_app
 from clientela.api.keys import Scope, create_key
 from clientela.api.server import tenants_of, tune_garbage_collector
@@ -73,15 +73,10 @@ async def _drive(app: ASGIApp, key: str, bodies: list[bytes], in_flight: int
     return time.process_time() - process, time.thread_time() - thread
 
 
-def _singles(count: int, tag: str) -> list[bytes]:
-    return [json.dumps(_order(f"{tag}{i}", f"cpu-{i % 5000}"), separators=(",", ":")).encode()
-            for i in range(count)]
-
-
 def _measure(app: ASGIApp, key: str, singles: int, batches: int) -> dict[str, float]:
     async def run() -> dict[str, float]:
-        await _drive(app, key, _singles(200, "warm"), SINGLES_IN_FLIGHT)
-        single = await _drive(app, key, _singles(singles, "s"), SINGLES_IN_FLIGHT)
+        await _drive(app, key, single_bodies(200, "warm", "cpu-"), SINGLES_IN_FLIGHT)
+        single = await _drive(app, key, single_bodies(singles, "s", "cpu-"), SINGLES_IN_FLIGHT)
         batch = await _drive(app, key, [batch_body(f"b{b}-", "cpu-") for b in range(batches)],
                              BATCHES_IN_FLIGHT)
         return {"single_post_cpu_us": round(single[0] / singles * 1e6),
